@@ -1,0 +1,359 @@
+"""``dramawatch`` command line: argparse front end over the crawl, the archive and the digests.
+
+Exit codes are a contract: 0 done; 2 bad config or usage (one line on stderr); 1 any other
+fatal error (one line on stderr, details in the log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time
+from typing import Any, NoReturn
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from scraper.config import Config, ConfigError, load_config, resolve_config_path
+
+logger = logging.getLogger("dramawatch")
+
+EXIT_OK, EXIT_FATAL, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A bad argument value; str() is the one line shown to the user."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="dramawatch", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--config", help="dramawatch.toml (default: $DRAMAWATCH_CONFIG, else ./dramawatch.toml)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    commands.add_parser("run-once", help="crawl every source once, then write (and mail) the digest")
+
+    crawl = commands.add_parser("crawl", help="crawl every source once")
+    crawl.add_argument("--distributed", action="store_true", help="seed the Redis frontier and wait for the workers")
+
+    commands.add_parser("worker", help="a crawl worker taking requests from Redis")
+
+    digest = commands.add_parser("digest", help="render the digest of a window")
+    digest.add_argument("--since", type=_datetime, help="window start (ISO 8601; default: end of the last delivered window)")
+    digest.add_argument("--until", type=_datetime, help="window end (ISO 8601; default: now)")
+    digest.add_argument("--send", action="store_true", help="mail it to [digest] recipients")
+    digest.add_argument("--force", action="store_true", help="mail it even if this window was mailed")
+
+    search = commands.add_parser("search", help="full-text search of the archive")
+    search.add_argument("text", nargs="?", help='words, "phrases", OR, -word, prefix*')
+    search.add_argument("--entity", help="only articles mentioning this watch name")
+    search.add_argument("--source", help="only articles from this source")
+    search.add_argument("--since", type=_datetime, help="published on or after (date or ISO 8601)")
+    search.add_argument("--until", type=_datetime, help="published before (date or ISO 8601)")
+    search.add_argument("--limit", type=_count, default=50, help="at most N results (0: no limit; default 50)")
+    search.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+    inspect = commands.add_parser("inspect", help="why an article was or was not kept")
+    inspect.add_argument("target", metavar="URL_OR_FILE")
+    inspect.add_argument("--format", choices=("text", "json"), default="text")
+
+    runs = commands.add_parser("runs", help="past crawl runs, newest first")
+    runs.add_argument("--format", choices=("table", "json"), default="table")
+    runs.add_argument("--limit", type=_count, default=20, help="at most N runs (0: all)")
+
+    commands.add_parser("status", help="next runs, last outcome per source, last digest")
+    commands.add_parser("serve", help="run the scheduler in the foreground")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    db_commands.add_parser("upgrade", help="apply schema migrations")
+
+    web = commands.add_parser("web", help="the read-only web app over the archive")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8080)
+    return parser
+
+
+def _datetime(text: str) -> datetime:
+    """Parse a date or ISO 8601 datetime; naive values are UTC."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            value = datetime.combine(date.fromisoformat(text.strip()), time())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0: {text!r}")
+    return int(text)
+
+
+def setup_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def open_archive(config: Config) -> sessionmaker[Session]:
+    """Give a session factory on the configured archive, upgraded to the current schema."""
+    from scraper.db import make_engine, session_factory, upgrade
+
+    engine = make_engine(config.database_url)
+    upgrade(engine)
+    return session_factory(engine)
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_run_once(config: Config, args: argparse.Namespace) -> int:
+    from digests.publish import run_digest
+
+    status = cmd_crawl(config, args)
+    smtp = bool(config.digest.recipients and config.smtp_url)
+    result = run_digest(config, open_archive(config), send=smtp)
+    print(result.html_path)
+    return status
+
+
+def cmd_crawl(config: Config, args: argparse.Namespace) -> int:
+    if getattr(args, "distributed", False):
+        from scraper.cluster import crawl_distributed
+
+        return crawl_distributed(config)
+    from scraper.crawl import run_crawl
+
+    sessions = open_archive(config)
+    outcome = run_crawl(config, sessions)
+    print(
+        f"crawl run {outcome.run_id} {outcome.status}: {outcome.pages_fetched} pages, "
+        f"{outcome.articles_new} new, {outcome.articles_updated} updated articles"
+    )
+    for failure in outcome.failures:
+        more = f" (+{failure.errors - 1} more)" if failure.errors > 1 else ""
+        print(f"failed: {failure.source}: {failure.url}: {failure.reason}{more}")
+    return EXIT_OK if outcome.status == "finished" else EXIT_FATAL
+
+
+def cmd_worker(config: Config, args: argparse.Namespace) -> int:
+    from scraper.cluster import run_worker
+
+    return run_worker(config)
+
+
+def cmd_digest(config: Config, args: argparse.Namespace) -> int:
+    from digests.publish import run_digest
+
+    if args.force and not args.send:
+        raise UsageError("--force only makes sense with --send")
+    if args.since and args.until and args.since >= args.until:
+        raise UsageError("--since must be before --until")
+    result = run_digest(
+        config, open_archive(config), since=args.since, until=args.until, send=args.send, force=args.force
+    )
+    print(result.html_path)
+    return EXIT_OK
+
+
+def cmd_search(config: Config, args: argparse.Namespace) -> int:
+    from scraper import archive
+
+    entity = _one_of(args.entity, [w.name for w in config.watch], "watch name", "--entity")
+    source = _one_of(args.source, [s.name for s in config.sources], "source", "--source")
+    query = archive.SearchQuery(
+        text=args.text or None,
+        entity=entity,
+        source=source,
+        since=args.since,
+        until=args.until,
+        limit=args.limit or None,
+    )
+    sessions = open_archive(config)
+    with sessions() as session:
+        try:
+            hits = archive.search(session, query)
+        except archive.SearchSyntaxError as exc:
+            raise UsageError(str(exc)) from None
+        rows = [archive.article_json(hit.article, hit.snippet) for hit in hits]
+    write_rows(rows, args.format)
+    return EXIT_OK
+
+
+def _one_of(value: str | None, known: Sequence[str], what: str, flag: str) -> str | None:
+    """Give the configured spelling of ``value`` (case-insensitive), or fail with a usage error."""
+    if value is None:
+        return None
+    for name in known:
+        if name.casefold() == value.strip().casefold():
+            return name
+    raise UsageError(f"{flag}: unknown {what} {value!r} (known: {', '.join(known)})")
+
+
+def write_rows(rows: list[dict[str, Any]], fmt: str) -> None:
+    if fmt == "json":
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    elif fmt == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["id", "published_at", "source", "title", "url", "entities", "story_id", "snippet"])
+        for row in rows:
+            writer.writerow(
+                [row["id"], row["published_at"] or "", row["source"], terminal_safe(row["title"]),
+                 row["url"], "; ".join(row["entities"]), row["story_id"], terminal_safe(row["snippet"])]
+            )
+    else:
+        for row in rows:
+            when = (row["published_at"] or row["first_seen_at"])[:10]
+            print(f"{row['id']:>6}  {when}  {terminal_safe(row['source'])[:18]:<18}  {terminal_safe(row['title'], 90)}")
+            print(f"        {row['url']}")
+        print(f"{len(rows)} article(s)")
+
+
+def terminal_safe(text: str, limit: int = 300) -> str:
+    """Give text fit for a terminal or CSV cell: no control or bidi-override characters, one
+    line, at most ``limit`` characters."""
+    cleaned = "".join(
+        " " if ch in "\r\n\t" else ch
+        for ch in text
+        if ch in "\r\n\t" or (ord(ch) >= 32 and ch != "\x7f" and not 0x202A <= ord(ch) <= 0x202E
+                              and not 0x2066 <= ord(ch) <= 0x2069 and not 0x80 <= ord(ch) < 0xA0)
+    )
+    cleaned = " ".join(cleaned.split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def cmd_inspect(config: Config, args: argparse.Namespace) -> int:
+    from scraper.diagnose import inspect_target
+
+    report = inspect_target(config, args.target)
+    if args.format == "json":
+        json.dump(report, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    print(f"title:         {terminal_safe(str(report['title']))}")
+    for key in ("published_at", "author", "language", "canonical_url"):
+        print(f"{key + ':':<15}{terminal_safe(str(report[key])) if report[key] is not None else '-'}")
+    print(f"verdict:       {'stored' if report['stored'] else 'not stored'}: {report['reason']}")
+    for entity in report["entities"]:
+        spans = ", ".join(f"{s['start']}-{s['end']} {terminal_safe(s['text'], 40)!r}" for s in entity["spans"][:5])
+        print(f"mentions:      {entity['name']}: {spans}")
+    print("text:")
+    print(terminal_safe(report["text"] or "", 600))
+    return EXIT_OK
+
+
+def cmd_runs(config: Config, args: argparse.Namespace) -> int:
+    from scraper import archive
+
+    sessions = open_archive(config)
+    with sessions() as session:
+        runs = archive.recent_runs(session, args.limit or None)
+        rows = [archive.run_json(run) for run in runs]
+        per_source = {run.id: [(s.source, s.pages_fetched, s.articles_new, s.errors) for s in run.sources] for run in runs}
+    if args.format == "json":
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    for row in rows:
+        print(
+            f"run {row['id']}  {row['status']:<11}  {row['started_at'][:19]} → {(row['finished_at'] or '…')[:19]}  "
+            f"{row['pages_fetched']} pages, {row['articles_new']} new, {row['articles_updated']} updated, "
+            f"{len(row['errors'])} errors"
+        )
+        for source, pages, new, errors in per_source[row["id"]]:
+            print(f"    {terminal_safe(source, 40):<40} {pages:>5} pages {new:>4} new {errors:>4} errors")
+        for error in row["errors"][:20]:
+            print(f"    ! {terminal_safe(error['source'], 30)}: {terminal_safe(error['url'], 100)}: {terminal_safe(error['reason'], 120)}")
+    return EXIT_OK
+
+
+def cmd_status(config: Config, args: argparse.Namespace) -> int:
+    from scheduler import status_lines
+
+    for line in status_lines(config, open_archive(config)):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_serve(config: Config, args: argparse.Namespace) -> int:
+    from scheduler import serve
+
+    return serve(config)
+
+
+def cmd_db(config: Config, args: argparse.Namespace) -> int:
+    open_archive(config)
+    print("database schema is up to date")
+    return EXIT_OK
+
+
+def cmd_web(config: Config, args: argparse.Namespace) -> int:
+    from web.app import serve
+
+    return serve(config, host=args.host, port=args.port)
+
+
+COMMANDS: dict[str, Callable[[Config, argparse.Namespace], int]] = {
+    "run-once": cmd_run_once,
+    "crawl": cmd_crawl,
+    "worker": cmd_worker,
+    "digest": cmd_digest,
+    "search": cmd_search,
+    "inspect": cmd_inspect,
+    "runs": cmd_runs,
+    "status": cmd_status,
+    "serve": cmd_serve,
+    "db": cmd_db,
+    "web": cmd_web,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import os
+
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    path = resolve_config_path(args.config, os.environ)
+    try:
+        config = load_config(path)
+        return COMMANDS[args.command](config, args)
+    except ConfigError as exc:
+        print(f"dramawatch: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"dramawatch: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("dramawatch: interrupted", file=sys.stderr)
+        return EXIT_FATAL
+    except Exception as exc:  # the last line of defence: one line out, the traceback to the log
+        logger.debug("%s failed", args.command, exc_info=True)
+        print(f"dramawatch: {args.command} failed: {redact(_first_line(exc))}", file=sys.stderr)
+        return EXIT_FATAL
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+def redact(text: str) -> str:
+    """Remove passwords from any URL in a message (user:password@host)."""
+    import re
+
+    return re.sub(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Running the ``news`` spider once, in this process, and reading back the run it recorded."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+from sqlalchemy.orm import Session, sessionmaker
+
+from scraper import archive
+from scraper.config import Config
+from scraper.extensions import STATS_RUN_ID
+from scraper.models import CrawlRun
+from scraper.spiders.news import NewsSpider
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SourceFailure:
+    source: str
+    errors: int
+    url: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CrawlOutcome:
+    run_id: int
+    status: str
+    pages_fetched: int
+    articles_new: int
+    articles_updated: int
+    failures: tuple[SourceFailure, ...]
+
+
+def crawl_settings(config: Config, overrides: dict[str, Any] | None = None) -> Settings:
+    """Give the Scrapy settings for a crawl of ``config`` (the project module plus overrides)."""
+    settings = Settings()
+    settings.setmodule("scraper.settings", priority="project")
+    settings.set("DRAMAWATCH_CONFIG", str(config.path), priority="cmdline")
+    settings.setdict(overrides or {}, priority="cmdline")
+    return settings
+
+
+def run_crawl(
+    config: Config, sessions: sessionmaker[Session], overrides: dict[str, Any] | None = None
+) -> CrawlOutcome:
+    """Crawl every source once (blocking; starts and stops Twisted's reactor)."""
+    process = CrawlerProcess(crawl_settings(config, overrides), install_root_handler=False)
+    crawler = process.create_crawler(NewsSpider)
+    process.crawl(crawler)
+    process.start()
+    run_id = crawler.stats.get_value(STATS_RUN_ID) if crawler.stats else None
+    if run_id is None:
+        raise RuntimeError("the crawl ended before it could record a run")
+    with sessions() as session:
+        return outcome(session, run_id)
+
+
+def outcome(session: Session, run_id: int) -> CrawlOutcome:
+    """Give a run's totals and one failure line per failed source."""
+    run = session.get_one(CrawlRun, run_id)
+    first: dict[str, SourceFailure] = {}
+    for error in run.errors:
+        seen = first.get(error.source)
+        count = seen.errors + 1 if seen else 1
+        url, reason = (seen.url, seen.reason) if seen else (error.url, error.reason)
+        first[error.source] = SourceFailure(error.source, count, url, reason)
+    return CrawlOutcome(
+        run_id=run.id,
+        status=run.status,
+        pages_fetched=run.pages_fetched,
+        articles_new=run.articles_new,
+        articles_updated=run.articles_updated,
+        failures=tuple(first.values()),
+    )
+
+
+def close_abandoned(sessions: sessionmaker[Session]) -> int:
+    """Mark runs a killed process left 'running' as interrupted (single-process crawls only)."""
+    from datetime import UTC, datetime
+
+    with sessions.begin() as session:
+        return archive.close_abandoned_runs(session, datetime.now(UTC))

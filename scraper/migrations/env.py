@@ -1,0 +1,43 @@
+"""Alembic environment: the engine comes from dramawatch (``config.attributes['engine']``) or,
+for the ``alembic`` command line, from $DRAMAWATCH_DATABASE_URL / the dramawatch config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic import context
+
+from scraper.models import Base
+
+# full-text objects are dialect-specific and managed by hand in the revisions
+FTS_NAMES = {"articles_fts", "ix_articles_fts"}
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    return not (name and (name in FTS_NAMES or name.startswith("articles_fts_")))
+
+
+def _engine() -> Any:
+    engine = context.config.attributes.get("engine")
+    if engine is not None:
+        return engine
+    from scraper.config import load_config
+    from scraper.db import make_engine
+
+    return make_engine(load_config().database_url)
+
+
+def run_migrations() -> None:
+    engine = _engine()
+    with engine.begin() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=True,  # SQLite can only ALTER through table copies
+            include_name=include_name,
+            compare_type=True,
+        )
+        context.run_migrations()
+
+
+run_migrations()

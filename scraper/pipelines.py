@@ -1,0 +1,138 @@
+"""Thin item pipelines: extract -> match -> fingerprint and store, each calling a pure module.
+
+CPU-heavy steps run in Twisted's thread pool, so downloads go on while a page is parsed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from scrapy.utils.defer import maybe_deferred_to_future
+from sqlalchemy.orm import Session, sessionmaker
+from twisted.internet.threads import deferToThread
+
+from scraper import archive, dedup, signals
+from scraper.config import load_config
+from scraper.extract import Rejected, extract
+from scraper.items import PageItem
+from scraper.match import Matcher, compile_watchlist
+from scraper.middlewares import archive_sessions
+from scraper.urls import clean_url, same_site
+
+logger = logging.getLogger(__name__)
+
+
+def matched_text(title: str, text: str) -> str:
+    """Give the string watch-list spans index: the title, a blank line, the text."""
+    return f"{title}\n\n{text}"
+
+
+def canonical_url(fetched: str, declared: str | None) -> str:
+    """Give the article's canonical URL: the page's own rel=canonical when it stays on the
+    outlet's site; a syndicated copy pointing at the original outlet is its own article."""
+    if declared and same_site(declared, fetched):
+        return clean_url(declared)
+    return clean_url(fetched)
+
+
+class ExtractPipeline:
+    """Turns a fetched page into an article (trafilatura), or drops it with the reason."""
+
+    def __init__(self, crawler: Crawler, max_age_days: int) -> None:
+        self.crawler = crawler
+        self.max_age_days = max_age_days
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
+        config = load_config(crawler.settings.get("DRAMAWATCH_CONFIG"))
+        return cls(crawler, config.crawl.max_age_days)
+
+    async def process_item(self, item: PageItem) -> PageItem:
+        result = await maybe_deferred_to_future(
+            deferToThread(
+                extract,
+                item.html,
+                item.url,
+                hint_published_at=item.hint_published_at,
+                hint_title=item.hint_title,
+            )
+        )
+        if isinstance(result, Rejected):
+            self.crawler.signals.send_catch_log(
+                signal=signals.page_failed, source=item.source, url=item.url, reason=result.reason
+            )
+            raise DropItem(f"{item.url}: {result.reason}")
+        published = result.published_at
+        if self.max_age_days and published:
+            age = datetime.now(UTC) - published
+            if age > timedelta(days=self.max_age_days):
+                raise DropItem(f"{item.url}: published {age.days} days ago")
+        item.extracted = result
+        item.html = ""  # the page is no longer needed; keep memory flat on big crawls
+        return item
+
+
+class MatchPipeline:
+    """Keeps only articles whose title or text mention a watched name."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> MatchPipeline:
+        config = load_config(crawler.settings.get("DRAMAWATCH_CONFIG"))
+        return cls(compile_watchlist(config.watch))
+
+    def process_item(self, item: PageItem) -> PageItem:
+        extracted = item.extracted
+        if extracted is None:
+            raise DropItem(f"{item.url}: not extracted")
+        item.mentions = self.matcher.find(matched_text(extracted.title, extracted.text))
+        if not item.mentions:
+            raise DropItem(f"{item.url}: no watched name in title or text")
+        return item
+
+
+class ArchivePipeline:
+    """Fingerprints the article and stores it, one committed transaction per article."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
+        return cls(archive_sessions(crawler))
+
+    async def process_item(self, item: PageItem) -> PageItem:
+        return await maybe_deferred_to_future(deferToThread(self.store, item))
+
+    def store(self, item: PageItem) -> PageItem:
+        extracted = item.extracted
+        if extracted is None:
+            raise DropItem(f"{item.url}: not extracted")
+        record = archive.ArticleRecord(
+            canonical_url=canonical_url(item.url, extracted.canonical_url),
+            urls=tuple(item.seen_urls),
+            source=item.source,
+            title=extracted.title,
+            text=extracted.text,
+            author=extracted.author,
+            language=extracted.language,
+            published_at=extracted.published_at,
+            mentions=tuple(archive.MentionRecord(m.entity, m.spans) for m in item.mentions),
+            signature=dedup.signature(extracted.text),
+            content_hash=dedup.content_hash(extracted.title, extracted.text),
+        )
+        with self.sessions.begin() as session:
+            result = archive.store_article(session, record, datetime.now(UTC))
+        item.article_id, item.story_id, item.status = (
+            result.article_id,
+            result.story_id,
+            result.status,
+        )
+        logger.info("%s article %d (story %d): %s", result.status, result.article_id,
+                    result.story_id, extracted.title[:120])
+        return item

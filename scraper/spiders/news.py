@@ -1,0 +1,196 @@
+"""The ``news`` spider: configured sources -> requests -> page items.
+
+It discovers article URLs from feeds, sitemaps and listing pages and hands each fetched page
+on as a :class:`PageItem`; extraction, matching and storage happen in the item pipelines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response, TextResponse
+from scrapy.settings import BaseSettings
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import DNSLookupError, TimeoutError, TCPTimedOutError
+from twisted.python.failure import Failure
+
+from scraper import settings as dramawatch_settings
+from scraper import signals
+from scraper.config import Config, Source, load_config
+from scraper.discovery import Candidate, DiscoveryError, parse_feed, parse_listing, parse_sitemap
+from scraper.items import PageItem
+
+# how deep a sitemap index may nest before we stop following it
+MAX_SITEMAP_DEPTH = 3
+
+
+def _load(settings: BaseSettings) -> Config:
+    return load_config(settings.get("DRAMAWATCH_CONFIG"))
+
+
+class NewsSpider(Spider):
+    name = "news"
+
+    def __init__(self, config: Config, now: datetime, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config = config
+        self.now = now
+        self.sources = {s.name: s for s in config.sources}
+        self.follow = {s.name: re.compile(s.follow) for s in config.sources if s.follow}
+        self.budget: Counter[str] = Counter()
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        settings.setdict(dramawatch_settings.from_config(_load(settings)), priority="spider")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = cls(_load(crawler.settings), datetime.now(UTC), *args, **kwargs)
+        spider._set_crawler(crawler)
+        return spider
+
+    async def start(self) -> AsyncIterator[Request]:
+        for source in self.config.sources:
+            for url in source.feeds:
+                yield self._request(url, source, self.parse_feed, entry=True)
+            for url in source.sitemaps:
+                yield self._request(url, source, self.parse_sitemap, entry=True, depth=0)
+            for url in source.pages:
+                yield self._request(url, source, self.parse_listing, entry=True)
+
+    # ------------------------------------------------------------ discovery callbacks
+
+    def parse_feed(self, response: Response) -> Iterator[Request]:
+        source = self._source(response)
+        try:
+            candidates = parse_feed(response.body, response.url)
+        except DiscoveryError as exc:
+            self._fail(source.name, response.url, f"feed: {exc}")
+            return
+        yield from self._articles(source, candidates)
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        source = self._source(response)
+        try:
+            sitemap = parse_sitemap(response.body, response.url)
+        except DiscoveryError as exc:
+            self._fail(source.name, response.url, f"sitemap: {exc}")
+            return
+        depth = int(response.meta.get("depth_sitemap", 0))
+        if depth < MAX_SITEMAP_DEPTH:
+            for child in sitemap.children:
+                if not self._too_old(child.published_at):
+                    yield self._request(
+                        child.url, source, self.parse_sitemap, depth=depth + 1
+                    )
+        yield from self._articles(source, sitemap.urls)
+
+    def parse_listing(self, response: Response) -> Iterator[Request]:
+        source = self._source(response)
+        if not isinstance(response, TextResponse):
+            self._fail(source.name, response.url, "listing: not a text page")
+            return
+        try:
+            listing = parse_listing(response.text, response.url, self.follow.get(source.name))
+        except DiscoveryError as exc:
+            self._fail(source.name, response.url, f"listing: {exc}")
+            return
+        for url in listing.next_pages:
+            request = self._request(url, source, self.parse_listing)
+            if request is not None:
+                yield request
+        yield from self._articles(source, [Candidate(url, None) for url in listing.articles])
+
+    def parse_article(self, response: Response) -> Iterator[PageItem]:
+        source = self._source(response)
+        if not isinstance(response, TextResponse):
+            content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+            self._fail(source.name, response.url, f"not a text page ({content_type or 'no type'})")
+            return
+        seen = [*response.meta.get("redirect_urls", []), response.url]
+        yield PageItem(
+            url=response.url,
+            seen_urls=list(dict.fromkeys(seen)),
+            source=source.name,
+            html=response.text,
+            hint_published_at=response.meta.get("published_at"),
+            hint_title=response.meta.get("title"),
+        )
+
+    # ------------------------------------------------------------ helpers
+
+    def _articles(self, source: Source, candidates: Iterable[Candidate]) -> Iterator[Request]:
+        for candidate in candidates:
+            if self._too_old(candidate.published_at):
+                continue
+            request = self._request(
+                candidate.url,
+                source,
+                self.parse_article,
+                article=True,
+                published_at=candidate.published_at,
+                title=candidate.title,
+            )
+            if request is not None:
+                yield request
+
+    def _too_old(self, published_at: datetime | None) -> bool:
+        days = self.config.crawl.max_age_days
+        return bool(days and published_at and published_at < self.now - timedelta(days=days))
+
+    def _request(
+        self, url: str, source: Source, callback: Any, entry: bool = False, **meta: Any
+    ) -> Request | None:
+        """Give a request counted against the source's page budget, or None past it."""
+        if not entry:
+            if self.budget[source.name] >= self.config.crawl.max_pages_per_source:
+                if self.budget[source.name] == self.config.crawl.max_pages_per_source:
+                    self.logger.info(
+                        "%s: page budget of %d reached; skipping further pages",
+                        source.name,
+                        self.config.crawl.max_pages_per_source,
+                    )
+                    self.budget[source.name] += 1
+                return None
+            self.budget[source.name] += 1
+        meta = {"source": source.name, **meta}
+        if "depth" in meta:
+            meta["depth_sitemap"] = meta.pop("depth")
+        return Request(url, callback=callback, errback=self.on_error, meta=meta)
+
+    def _source(self, response: Response) -> Source:
+        return self.sources[response.meta["source"]]
+
+    def on_error(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            # robots.txt, an archived article, an offsite link: a decision, not a fault
+            self.logger.debug("ignored %s: %s", request.url, failure.getErrorMessage())
+            return
+        self._fail(request.meta["source"], request.url, describe_failure(failure))
+
+    def _fail(self, source: str, url: str, reason: str) -> None:
+        self.logger.warning("%s: %s: %s", source, url, reason)
+        self.crawler.signals.send_catch_log(
+            signal=signals.page_failed, source=source, url=url, reason=reason
+        )
+
+
+def describe_failure(failure: Failure) -> str:
+    """Give a one-line reason for a failed request."""
+    if failure.check(HttpError):
+        return f"HTTP {failure.value.response.status}"
+    if failure.check(TimeoutError, TCPTimedOutError):
+        return "timed out"
+    if failure.check(DNSLookupError):
+        return "host not found"
+    message = failure.getErrorMessage().splitlines()[0] if failure.getErrorMessage() else ""
+    return f"{failure.type.__name__}: {message}"[:300] if failure.type else message[:300]

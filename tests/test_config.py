@@ -1,0 +1,158 @@
+"""dramawatch.toml: what loads, and every kind of mistake as exit 2 with one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scraper.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MINIMAL = """
+[[watch]]
+name = "Kim Soo-hyun"
+kind = "person"
+aliases = ["김수현"]
+
+[[sources]]
+name = "Outlet"
+feeds = ["https://outlet.example/feed"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "dramawatch.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_config_loads() -> None:
+    config = load_config(ROOT / "dramawatch.toml", env={})
+    names = [w.name for w in config.watch]
+    assert names[:2] == ["Queen of Tears", "Kim Soo-hyun"]
+    assert {"눈물의 여왕", "김수현", "김지원", "박성훈", "곽동연", "이주빈", "박지은"} <= {
+        alias for w in config.watch for alias in w.aliases
+    }
+    assert config.database_url == f"sqlite:///{ROOT / 'data' / 'archive.db'}"
+    assert config.digest.output_dir == ROOT / "data" / "digests"
+    assert len(config.sources) >= 5
+
+
+def test_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL), env={})
+    assert config.crawl.obey_robots is True
+    assert config.crawl.max_age_days == 7
+    assert config.crawl.retries == 2
+    assert config.digest.timezone == "Asia/Seoul"
+    assert config.digest.recipients == ()
+    assert config.smtp_url is None
+
+
+def test_environment_overrides(tmp_path: Path) -> None:
+    env = {
+        "DRAMAWATCH_DATABASE_URL": "postgresql+psycopg://dw:secret@db.internal/dw",
+        "DRAMAWATCH_SMTP_URL": "smtp://u:p@127.0.0.1:2525?starttls=1",
+        "DRAMAWATCH_REDIS_URL": "redis://10.0.0.5:6379/2",
+        "DRAMAWATCH_WEB_PASSWORD": "hunter2",
+    }
+    config = load_config(write(tmp_path, MINIMAL), env=env)
+    assert config.database_url == env["DRAMAWATCH_DATABASE_URL"]
+    assert config.smtp_url == env["DRAMAWATCH_SMTP_URL"]
+    assert config.cluster.redis_url == env["DRAMAWATCH_REDIS_URL"]
+    assert config.web_password == "hunter2"
+
+
+def test_secrets_stay_out_of_repr(tmp_path: Path) -> None:
+    env = {"DRAMAWATCH_SMTP_URL": "smtp://u:topsecret@127.0.0.1:2525"}
+    config = load_config(write(tmp_path, MINIMAL), env=env)
+    assert "topsecret" not in repr(config)
+
+
+BROKEN = [
+    ("not toml", "[[watch]\nname=", "invalid TOML"),
+    ("unknown table", MINIMAL + "\n[mail]\nhost='x'\n", "mail: unknown table"),
+    ("unknown crawl key", "[crawl]\nspeed = 3\n" + MINIMAL, "crawl.speed: unknown key"),
+    ("wrong type", "[crawl]\nretries = 'two'\n" + MINIMAL, "crawl.retries: must be an integer"),
+    ("bool as int", "[crawl]\nretries = true\n" + MINIMAL, "crawl.retries: must be an integer"),
+    ("negative", "[crawl]\nmax_age_days = -1\n" + MINIMAL, "crawl.max_age_days: must not be negative"),
+    ("zero timeout", "[crawl]\ntimeout_s = 0\n" + MINIMAL, "crawl.timeout_s: must be greater than 0"),
+    ("bad schedule", "[crawl]\nschedule = 'often'\n" + MINIMAL, "crawl.schedule:"),
+    ("bad cron field", "[digest]\nschedule = '61 8 * * *'\n" + MINIMAL, "digest.schedule:"),
+    ("bad timezone", "[digest]\ntimezone = 'Mars/Base'\n" + MINIMAL, "digest.timezone: unknown time zone"),
+    ("bad recipient", "[digest]\nrecipients = ['nobody']\n" + MINIMAL, "digest.recipients: not an e-mail"),
+    ("bad database url", "[database]\nurl = 'not a url'\n" + MINIMAL, "database.url: not a valid database URL"),
+    ("unsupported database", "[database]\nurl = 'oracle://x/y'\n" + MINIMAL, "database.url: only sqlite"),
+    ("no sources", MINIMAL.split("[[sources]]")[0], "sources: no sources"),
+    ("no watch", "[[sources]]\nname='A'\nfeeds=['https://a.example/feed']\n", "watch: at least one"),
+    ("empty watch name", MINIMAL.replace('name = "Kim Soo-hyun"', 'name = "  "'), "watch[0].name: must not be empty"),
+    ("duplicate watch", MINIMAL + '\n[[watch]]\nname = "kim soo-hyun"\n', "watch[1].name: duplicated"),
+    ("bad kind", MINIMAL.replace('kind = "person"', 'kind = "actor"'), "watch[0].kind: must be one of"),
+    ("bad alias type", MINIMAL.replace('["김수현"]', "[1]"), "watch[0].aliases: must be a list of non-empty strings"),
+    ("bad regex", MINIMAL + 'follow = "page/(\\\\d+"\n', "sources[0].follow: invalid regex"),
+    ("bad feed url", MINIMAL.replace("https://outlet.example/feed", "ftp://outlet.example/feed"), "sources[0].feeds: not an http(s) URL"),
+    ("source without urls", MINIMAL.replace('feeds = ["https://outlet.example/feed"]', ""), "sources[0]: needs at least one"),
+    ("unknown source key", MINIMAL + 'rss = ["https://x.example"]\n', "sources[0].rss: unknown key"),
+    ("sources not array", MINIMAL.split("[[sources]]")[0] + "[sources]\nname='x'\n", "sources: must be an array"),
+]
+
+
+@pytest.mark.parametrize(("label", "text", "expected"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_broken_config_names_file_key_and_problem(
+    tmp_path: Path, label: str, text: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ")
+    assert expected in message
+    assert "\n" not in message
+
+
+def test_bad_env_database_url_is_named_without_echoing_it(tmp_path: Path) -> None:
+    for url in ("secretword", "postgresql+nodriver://u:secretword@db/x"):
+        with pytest.raises(ConfigError) as caught:
+            load_config(write(tmp_path, MINIMAL), env={"DRAMAWATCH_DATABASE_URL": url})
+        assert ": DRAMAWATCH_DATABASE_URL: " in str(caught.value)
+        assert "secretword" not in str(caught.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "absent.toml", env={})
+
+
+@pytest.mark.parametrize("label", ["not toml", "bad regex", "no sources"])
+def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path: Path, label: str) -> None:
+    text = next(b[1] for b in BROKEN if b[0] == label)
+    path = write(tmp_path, text)
+    result = subprocess.run(
+        [sys.executable, "-m", "scraper.cli", "--config", str(path), "runs"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(path) in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_config_found_through_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    result = subprocess.run(
+        [sys.executable, "-m", "scraper.cli", "runs", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path.parent,
+        env={"DRAMAWATCH_CONFIG": str(path), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert (tmp_path / "data" / "archive.db").exists()
