@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from scrapy import Request
+from scrapy import signals as scrapy_signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from scraper import signals as dramawatch_signals
 from scraper.config import load_config
 from scraper.db import make_engine, session_factory, upgrade
-from scraper.models import Article, ArticleUrl
+from scraper.models import Article, ArticleUrl, FetchCache
 from scraper.urls import url_key
 
 logger = logging.getLogger(__name__)
@@ -73,3 +76,67 @@ class SkipArchivedMiddleware:
         if updated_at is None or (changed_at is not None and changed_at > updated_at):
             return None
         raise IgnoreRequest(f"already archived: {request.url}")
+
+
+class ConditionalGetMiddleware:
+    """Revalidates feeds, sitemaps and listing pages with If-None-Match / If-Modified-Since.
+
+    A 304 means nothing new was published there, so the page is not parsed again. Validators
+    are committed only when a run finishes, and not for a page whose discovered articles
+    failed: a crawl killed halfway, or an article that timed out, is read again next time.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self.pending: dict[str, tuple[str | None, str | None]] = {}
+        self.spoiled: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ConditionalGetMiddleware:
+        middleware = cls(archive_sessions(crawler))
+        crawler.signals.connect(middleware.spider_closed, signal=scrapy_signals.spider_closed)
+        crawler.signals.connect(middleware.page_failed, signal=dramawatch_signals.page_failed)
+        return middleware
+
+    def process_request(self, request: Request) -> None:
+        if request.meta.get("article"):
+            return None
+        with self.sessions() as session:
+            cached = session.get(FetchCache, request.url)
+        if cached is not None:
+            if cached.etag:
+                request.headers.setdefault(b"If-None-Match", cached.etag.encode("latin-1"))
+            if cached.last_modified:
+                request.headers.setdefault(
+                    b"If-Modified-Since", cached.last_modified.encode("latin-1")
+                )
+        return None
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if request.meta.get("article"):
+            return response
+        if response.status == 304:
+            raise IgnoreRequest(f"not modified since the last crawl: {request.url}")
+        etag = response.headers.get(b"ETag")
+        modified = response.headers.get(b"Last-Modified")
+        if response.status == 200 and (etag or modified):
+            self.pending[request.url] = (
+                etag.decode("latin-1") if etag else None,
+                modified.decode("latin-1") if modified else None,
+            )
+        return response
+
+    def page_failed(self, source: str, url: str, reason: str, via: str | None = None) -> None:
+        self.spoiled.add(via or url)
+
+    def spider_closed(self, reason: str) -> None:
+        if reason != "finished":
+            return
+        now = datetime.now(UTC)
+        with self.sessions.begin() as session:
+            for url, (etag, modified) in self.pending.items():
+                if url in self.spoiled:
+                    continue
+                session.merge(
+                    FetchCache(url=url, etag=etag, last_modified=modified, checked_at=now)
+                )

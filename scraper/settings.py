@@ -37,6 +37,8 @@ REDIRECT_MAX_TIMES = 10
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
+# dropped items (off-topic, too old) are logged at INFO, not WARNING
+LOG_FORMATTER = "scraper.logformat.DramawatchLogFormatter"
 
 # Variants of one article URL (tracking parameters, AMP, mobile host...) are one request.
 REQUEST_FINGERPRINTER_CLASS = "scraper.middlewares.CanonicalFingerprinter"
@@ -44,6 +46,8 @@ REQUEST_FINGERPRINTER_CLASS = "scraper.middlewares.CanonicalFingerprinter"
 DOWNLOADER_MIDDLEWARES = {
     # before the robots.txt and download steps: an archived article is not fetched again
     "scraper.middlewares.SkipArchivedMiddleware": 50,
+    # feeds, sitemaps and listings are revalidated: an unchanged one costs a 304
+    "scraper.middlewares.ConditionalGetMiddleware": 560,
 }
 
 EXTENSIONS = {

@@ -6,9 +6,13 @@ absent *and* CI is unset; under CI (CI=true) a missing service is a failure.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +22,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from scraper.db import make_engine, session_factory, upgrade
+from tests.site import CONFIG as SITE_CONFIG
+from tests.site import FixtureSite
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("DRAMAWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -107,3 +113,71 @@ def redis_url() -> Iterator[str]:
     yield REDIS_URL
     client.flushdb()
     client.close()
+
+
+# ---------------------------------------------------------------- the fixture site and the CLI
+
+
+@pytest.fixture(scope="session")
+def fixture_site() -> Iterator[FixtureSite]:
+    with FixtureSite() as site:
+        yield site
+
+
+@pytest.fixture
+def site(fixture_site: FixtureSite) -> FixtureSite:
+    """The loopback fixture site, with its overrides, fault counters and access log reset."""
+    fixture_site.reset()
+    fixture_site.clear_log()
+    return fixture_site
+
+
+def make_config(directory: Path, base: Path = SITE_CONFIG, **crawl: object) -> Path:
+    """Write a copy of a fixture config whose database and digests live in ``directory``;
+    keyword arguments replace ``[crawl]`` values."""
+    text = base.read_text(encoding="utf-8")
+    text = re.sub(r'(?m)^url = "sqlite:///[^"]*"', f'url = "sqlite:///{directory / "archive.db"}"', text)
+    text = re.sub(r'(?m)^output_dir = "[^"]*"', f'output_dir = "{directory / "digests"}"', text)
+    for key, value in crawl.items():
+        rendered = json.dumps(value) if not isinstance(value, bool) else str(value).lower()
+        text, count = re.subn(rf"(?m)^{key} = .*$", f"{key} = {rendered}", text)
+        if not count:
+            text = text.replace("[crawl]\n", f"[crawl]\n{key} = {rendered}\n", 1)
+    path = directory / "dramawatch.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def cli_env(site: FixtureSite | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRAMAWATCH_")}
+    if site is not None:
+        env.update(site.proxy_env())
+    env.update(extra)
+    return env
+
+
+def dramawatch(
+    config: Path, *args: str, site: FixtureSite | None = None, timeout: float = 240, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the dramawatch command line in a subprocess, as cron would."""
+    return subprocess.run(
+        [sys.executable, "-m", "scraper.cli", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=cli_env(site, **env),
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture(scope="session")
+def crawled_archive(
+    fixture_site: FixtureSite, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A SQLite archive built by running the real crawl on the fixture site (read-only use:
+    copy it before writing)."""
+    directory = tmp_path_factory.mktemp("crawled")
+    config = make_config(directory)
+    result = dramawatch(config, "crawl", site=fixture_site)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return directory / "archive.db"

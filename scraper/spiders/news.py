@@ -75,7 +75,7 @@ class NewsSpider(Spider):
         except DiscoveryError as exc:
             self._fail(source.name, response.url, f"feed: {exc}")
             return
-        yield from self._articles(source, candidates)
+        yield from self._articles(source, candidates, response.url)
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         source = self._source(response)
@@ -91,7 +91,7 @@ class NewsSpider(Spider):
                     yield self._request(
                         child.url, source, self.parse_sitemap, depth=depth + 1
                     )
-        yield from self._articles(source, sitemap.urls)
+        yield from self._articles(source, sitemap.urls, response.url)
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
         source = self._source(response)
@@ -107,7 +107,9 @@ class NewsSpider(Spider):
             request = self._request(url, source, self.parse_listing)
             if request is not None:
                 yield request
-        yield from self._articles(source, [Candidate(url, None) for url in listing.articles])
+        yield from self._articles(
+            source, [Candidate(url, None) for url in listing.articles], response.url
+        )
 
     def parse_article(self, response: Response) -> Iterator[PageItem]:
         source = self._source(response)
@@ -127,7 +129,9 @@ class NewsSpider(Spider):
 
     # ------------------------------------------------------------ helpers
 
-    def _articles(self, source: Source, candidates: Iterable[Candidate]) -> Iterator[Request]:
+    def _articles(
+        self, source: Source, candidates: Iterable[Candidate], via: str
+    ) -> Iterator[Request]:
         for candidate in candidates:
             if self._too_old(candidate.published_at):
                 continue
@@ -136,6 +140,7 @@ class NewsSpider(Spider):
                 source,
                 self.parse_article,
                 article=True,
+                via=via,
                 published_at=candidate.published_at,
                 title=candidate.title,
             )
@@ -175,12 +180,15 @@ class NewsSpider(Spider):
             # robots.txt, an archived article, an offsite link: a decision, not a fault
             self.logger.debug("ignored %s: %s", request.url, failure.getErrorMessage())
             return
-        self._fail(request.meta["source"], request.url, describe_failure(failure))
+        self._fail(
+            request.meta["source"], request.url, describe_failure(failure), request.meta.get("via")
+        )
 
-    def _fail(self, source: str, url: str, reason: str) -> None:
+    def _fail(self, source: str, url: str, reason: str, via: str | None = None) -> None:
+        """Report a page that cost an error; ``via`` is the feed or listing that led to it."""
         self.logger.warning("%s: %s: %s", source, url, reason)
         self.crawler.signals.send_catch_log(
-            signal=signals.page_failed, source=source, url=url, reason=reason
+            signal=signals.page_failed, source=source, url=url, reason=reason, via=via
         )
 
 
