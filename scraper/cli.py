@@ -10,6 +10,7 @@ import argparse
 import csv
 import json
 import logging
+import logging.handlers
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
@@ -17,7 +18,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from scraper.config import Config, ConfigError, load_config, resolve_config_path
+from scraper.config import Config, ConfigError, LogConfig, load_config, resolve_config_path
 
 logger = logging.getLogger("dramawatch")
 
@@ -100,9 +101,42 @@ def _count(text: str) -> int:
     return int(text)
 
 
-def setup_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+def setup_logging(verbosity: int, log: LogConfig | None = None) -> None:
+    """Log details to the configured file; keep stderr to dramawatch's one-line messages
+    unless -v asks for more (cron mails whatever a job prints)."""
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    console.setLevel({0: logging.CRITICAL, 1: logging.INFO}.get(verbosity, logging.DEBUG))
+    console.addFilter(RedactingFilter())
+    root.addHandler(console)
+    if log is not None and log.file is not None:
+        try:
+            log.file.parent.mkdir(parents=True, exist_ok=True)
+            file = logging.handlers.RotatingFileHandler(
+                log.file, maxBytes=10 * 1024 * 1024, backupCount=3, encoding="utf-8"
+            )
+        except OSError as exc:
+            print(f"dramawatch: cannot write the log file {log.file}: {exc.strerror}", file=sys.stderr)
+        else:
+            file.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+            file.setLevel(log.level.upper())
+            file.addFilter(RedactingFilter())
+            root.addHandler(file)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks passwords in URLs of every log record, whoever logged it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
 
 
 def open_archive(config: Config) -> sessionmaker[Session]:
@@ -327,6 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     path = resolve_config_path(args.config, os.environ)
     try:
         config = load_config(path)
+        setup_logging(args.verbose, config.log)
         return COMMANDS[args.command](config, args)
     except ConfigError as exc:
         print(f"dramawatch: config error: {exc}", file=sys.stderr)
@@ -338,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("dramawatch: interrupted", file=sys.stderr)
         return EXIT_FATAL
     except Exception as exc:  # the last line of defence: one line out, the traceback to the log
-        logger.debug("%s failed", args.command, exc_info=True)
+        logger.error("%s failed", args.command, exc_info=True)
         print(f"dramawatch: {args.command} failed: {redact(_first_line(exc))}", file=sys.stderr)
         return EXIT_FATAL
 

@@ -68,6 +68,12 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    file: Path | None = Path("data/dramawatch.log")
+    level: str = "info"
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     database_url: str
@@ -76,6 +82,7 @@ class Config:
     cluster: ClusterConfig
     watch: tuple[WatchEntry, ...]
     sources: tuple[Source, ...]
+    log: LogConfig = LogConfig()
     smtp_url: str | None = field(default=None, repr=False)
     web_password: str | None = field(default=None, repr=False)
 
@@ -100,7 +107,9 @@ _TABLES: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
         "send_empty": (bool, False),
     },
     "cluster": {"redis_url": (str, False)},
+    "log": {"file": (str, False), "level": (str, False)},
 }
+LOG_LEVELS = ("debug", "info", "warning", "error")
 _WATCH_KEYS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "name": (str, True),
     "kind": (str, False),
@@ -204,9 +213,20 @@ class _Validator:
             cluster=ClusterConfig(redis_url=redis_url),
             watch=self.watch(raw.get("watch")),
             sources=self.sources(raw.get("sources")),
+            log=self.log(self.table(raw.get("log", {}), "log", _TABLES["log"])),
             smtp_url=self.smtp_url(),
             web_password=self.env.get("DRAMAWATCH_WEB_PASSWORD") or None,
         )
+
+    def log(self, raw: dict[str, Any]) -> LogConfig:
+        level = raw.get("level", LogConfig.level).lower()
+        if level not in LOG_LEVELS:
+            raise self.fail("log.level", f"must be one of {', '.join(LOG_LEVELS)}")
+        file = raw.get("file", str(LogConfig.file))
+        if not file:
+            return LogConfig(file=None, level=level)
+        path = Path(file)
+        return LogConfig(file=path if path.is_absolute() else self.base / path, level=level)
 
     def crawl(self, raw: dict[str, Any]) -> CrawlConfig:
         for key in ("timeout_s", "retries", "max_pages_per_source", "max_age_days"):

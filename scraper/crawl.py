@@ -42,6 +42,8 @@ def crawl_settings(config: Config, overrides: dict[str, Any] | None = None) -> S
     settings = Settings()
     settings.setmodule("scraper.settings", priority="project")
     settings.set("DRAMAWATCH_CONFIG", str(config.path), priority="cmdline")
+    # the dramawatch command line owns logging: Scrapy logs through the root logger's handlers
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
     settings.setdict(overrides or {}, priority="cmdline")
     return settings
 
@@ -50,7 +52,7 @@ def run_crawl(
     config: Config, sessions: sessionmaker[Session], overrides: dict[str, Any] | None = None
 ) -> CrawlOutcome:
     """Crawl every source once (blocking; starts and stops Twisted's reactor)."""
-    process = CrawlerProcess(crawl_settings(config, overrides), install_root_handler=False)
+    process = CrawlerProcess(crawl_settings(config, overrides))
     crawler = process.create_crawler(NewsSpider)
     process.crawl(crawler)
     process.start()

@@ -96,6 +96,7 @@ BROKEN = [
     ("bad feed url", MINIMAL.replace("https://outlet.example/feed", "ftp://outlet.example/feed"), "sources[0].feeds: not an http(s) URL"),
     ("source without urls", MINIMAL.replace('feeds = ["https://outlet.example/feed"]', ""), "sources[0]: needs at least one"),
     ("unknown source key", MINIMAL + 'rss = ["https://x.example"]\n', "sources[0].rss: unknown key"),
+    ("bad log level", "[log]\nlevel = 'loud'\n" + MINIMAL, "log.level: must be one of"),
     ("sources not array", MINIMAL.split("[[sources]]")[0] + "[sources]\nname='x'\n", "sources: must be an array"),
 ]
 
