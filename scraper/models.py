@@ -158,6 +158,10 @@ class CrawlRun(Base):
     pages_fetched: Mapped[int] = mapped_column(Integer, default=0)
     articles_new: Mapped[int] = mapped_column(Integer, default=0)
     articles_updated: Mapped[int] = mapped_column(Integer, default=0)
+    # who runs it (host:pid) and when it last showed life: a run whose heartbeat stopped was
+    # killed, and is shown as interrupted rather than running forever (revision 0002)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(TZDateTime)
 
     sources: Mapped[list[RunSource]] = relationship(
         order_by="RunSource.source", cascade="all, delete-orphan"

@@ -17,6 +17,15 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     return not (name and (name in FTS_NAMES or name.startswith("articles_fts_")))
 
 
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Render our UTCDateTime as the plain DateTime it stores, so revisions never import models."""
+    from scraper.models import UTCDateTime
+
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _engine() -> Any:
     engine = context.config.attributes.get("engine")
     if engine is not None:
@@ -36,6 +45,7 @@ def run_migrations() -> None:
             render_as_batch=True,  # SQLite can only ALTER through table copies
             include_name=include_name,
             compare_type=True,
+            render_item=render_item,
         )
         context.run_migrations()
 
