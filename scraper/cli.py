@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from digests.send import DeliveryError
 from scraper.config import Config, ConfigError, LogConfig, load_config, resolve_config_path
 
 logger = logging.getLogger("dramawatch")
@@ -323,6 +324,8 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
     from scheduler import serve
 
+    # a service logs to its journal: what ran, when, for how long, what it found
+    setup_logging(max(args.verbose, 1), config.log)
     return serve(config)
 
 
@@ -369,6 +372,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"dramawatch: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except DeliveryError as exc:  # already says what was written and that it will be retried
+        logger.error("%s failed: %s", args.command, exc)
+        print(f"dramawatch: {redact(str(exc))}", file=sys.stderr)
+        return EXIT_FATAL
     except KeyboardInterrupt:
         print("dramawatch: interrupted", file=sys.stderr)
         return EXIT_FATAL

@@ -60,10 +60,12 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
-from datasketch import MinHash
-from datasketch.hashfunc import sha1_hash32
+
+if TYPE_CHECKING:
+    from datasketch import MinHash
 
 __all__ = [
     "BANDS",
@@ -135,6 +137,10 @@ def shingles(text: str) -> set[str]:
 
 
 def _new_minhash() -> MinHash:
+    # imported here: datasketch pulls in scipy (~2 s), which readers of the archive never need
+    from datasketch import MinHash
+    from datasketch.hashfunc import sha1_hash32
+
     return MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=sha1_hash32, scheme=_SCHEME)
 
 

@@ -11,10 +11,11 @@ import re
 from datetime import timedelta
 from typing import Union
 
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-Trigger = Union[CronTrigger, IntervalTrigger]
+Trigger = Union[CronTrigger, IntervalTrigger, OrTrigger]
 
 _EVERY = re.compile(r"^every\s+(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -93,6 +94,21 @@ def parse_schedule(text: str, timezone: str) -> Trigger:
         )
     minute, hour, day, month, weekday = fields
     try:
+        if day != "*" and weekday != "*":
+            # cron fires when either the day of month or the weekday matches; CronTrigger
+            # would need both
+            return OrTrigger(
+                [
+                    CronTrigger(minute=minute, hour=hour, day=day, month=month, timezone=timezone),
+                    CronTrigger(
+                        minute=minute,
+                        hour=hour,
+                        month=month,
+                        day_of_week=cron_weekdays(weekday),
+                        timezone=timezone,
+                    ),
+                ]
+            )
         return CronTrigger(
             minute=minute,
             hour=hour,

@@ -166,3 +166,45 @@ def test_url_variants_collapse_to_the_article(crawled_archive: Path, variant_ind
             assert url_key(variants[variant_index]) == url_key(entry["canonical_url"]) or (
                 url_key(variants[variant_index]) in by_key
             ), (entry["key"], variants[variant_index])
+
+
+def test_run_once_end_to_end(site: FixtureSite, tmp_path: Path) -> None:
+    """The crontab line: crawl, then the digest of everything new, written as files."""
+    config = make_config(tmp_path)
+    first = dramawatch(config, "run-once", site=site)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert f"{GOLDEN['counts']['articles_stored']} new" in first.stdout
+    html_path = Path(first.stdout.strip().splitlines()[-1])
+    assert html_path.is_file() and html_path.parent == tmp_path / "digests"
+    html = html_path.read_text(encoding="utf-8")
+    text = html_path.with_suffix(".txt").read_text(encoding="utf-8")
+    by_story: dict[str, str] = {}
+    for entry in GOLDEN["articles"]:
+        by_story.setdefault(entry["story"], entry["title"])
+    for title in by_story.values():
+        escaped = title.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&#34;").replace("'", "&#39;")
+        assert title in text or escaped in html, title
+    assert (tmp_path / "digests" / "index.html").is_file()
+
+    second = dramawatch(config, "run-once", site=site)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "0 new, 0 updated" in second.stdout
+    with open_session(tmp_path / "archive.db") as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == GOLDEN["counts"]["articles_stored"]
+        assert session.scalar(select(func.count()).select_from(CrawlRun)) == 2
+
+
+def test_recall_and_precision_on_the_fixture_site(crawled_archive: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The figures the closing note quotes: recall, precision, stories versus articles."""
+    with open_session(crawled_archive) as session:
+        stored = {url_key(u.url) for u in session.scalars(select(ArticleUrl))}
+        articles = session.scalar(select(func.count()).select_from(Article)) or 0
+        stories = session.scalar(select(func.count()).select_from(Story)) or 0
+    relevant = [e for e in GOLDEN["articles"]]
+    found = [e for e in relevant if url_key(e["canonical_url"]) in stored]
+    recall = len(found) / len(relevant)
+    precision = len(found) / articles if articles else 0.0
+    with capsys.disabled():
+        print(f"\nfixture site: recall {recall:.2f}, precision {precision:.2f}, {stories} stories / {articles} articles")
+    assert recall == 1.0
+    assert precision == 1.0

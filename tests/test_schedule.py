@@ -106,11 +106,6 @@ def test_bad_schedules_are_refused(bad: str) -> None:
         parse_schedule(bad, "UTC")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cron fires when day-of-month OR day-of-week matches if both are restricted; "
-    "APScheduler's CronTrigger needs both (scraper/schedule.py, reported to the lead)",
-)
 def test_day_of_month_and_weekday_are_either_or_as_in_cron() -> None:
     # cron: on the 1st of the month and on every Monday; Monday 6 May comes first
     assert fires("0 8 1 * 1", WEDNESDAY)[0] == datetime(2024, 5, 6, 8, 0, tzinfo=UTC)

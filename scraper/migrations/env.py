@@ -6,15 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 from alembic import context
+from sqlalchemy import text
 
 from scraper.models import Base
 
-# full-text objects are dialect-specific and managed by hand in the revisions
-FTS_NAMES = {"articles_fts", "ix_articles_fts"}
+# full-text objects are dialect-specific and managed by hand in the revisions;
+# apscheduler_jobs belongs to APScheduler's SQLAlchemyJobStore, which creates it itself
+UNMANAGED = {"articles_fts", "ix_articles_fts", "apscheduler_jobs"}
+# any number: PostgreSQL sessions upgrading at once serialise on this advisory lock
+MIGRATION_LOCK = 4_216_970_313
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
-    return not (name and (name in FTS_NAMES or name.startswith("articles_fts_")))
+    return not (name and (name in UNMANAGED or name.startswith("articles_fts_")))
 
 
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
@@ -39,6 +43,8 @@ def _engine() -> Any:
 def run_migrations() -> None:
     engine = _engine()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.configure(
             connection=connection,
             target_metadata=Base.metadata,
