@@ -10,7 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, column, delete, exists, func, literal_column, select, table, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    column,
+    delete,
+    exists,
+    func,
+    literal_column,
+    select,
+    table,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -183,7 +194,11 @@ def _add_mentions_and_bands(session: Session, article_id: int, record: ArticleRe
         session.execute(
             _insert(session)(Mention).values(
                 [
-                    {"article_id": article_id, "entity": m.entity, "spans": [list(s) for s in m.spans]}
+                    {
+                        "article_id": article_id,
+                        "entity": m.entity,
+                        "spans": [list(s) for s in m.spans],
+                    }
                     for m in record.mentions
                 ]
             )
@@ -206,7 +221,12 @@ def _add_urls(session: Session, article_id: int, record: ArticleRecord, now: dat
         _insert(session)(ArticleUrl)
         .values(
             [
-                {"article_id": article_id, "url": url, "url_key": url_key(url), "first_seen_at": now}
+                {
+                    "article_id": article_id,
+                    "url": url,
+                    "url_key": url_key(url),
+                    "first_seen_at": now,
+                }
                 for url in urls
             ]
         )
@@ -285,7 +305,7 @@ def search(session: Session, query: SearchQuery) -> list[SearchHit]:
     if query.text:
         if dialect == "sqlite":
             match = fts5_query(query.text)
-            rank = literal_column("bm25(articles_fts, 5.0, 1.0)")
+            rank: ColumnElement[float] = literal_column("bm25(articles_fts, 5.0, 1.0)")
             statement = (
                 statement.join(ARTICLES_FTS, ARTICLES_FTS.c.rowid == Article.id)
                 .where(literal_column("articles_fts").op("MATCH")(match))
@@ -378,7 +398,9 @@ def article_json(article: Article, snippet: str) -> dict[str, Any]:
 
 
 def start_run(session: Session, now: datetime) -> int:
-    run = CrawlRun(started_at=now, status="running", pages_fetched=0, articles_new=0, articles_updated=0)
+    run = CrawlRun(
+        started_at=now, status="running", pages_fetched=0, articles_new=0, articles_updated=0
+    )
     session.add(run)
     session.flush()
     return run.id
@@ -388,7 +410,12 @@ def run_source(session: Session, run_id: int, source: str) -> RunSource:
     row = session.get(RunSource, (run_id, source))
     if row is None:
         row = RunSource(
-            run_id=run_id, source=source, pages_fetched=0, articles_new=0, articles_updated=0, errors=0
+            run_id=run_id,
+            source=source,
+            pages_fetched=0,
+            articles_new=0,
+            articles_updated=0,
+            errors=0,
         )
         session.add(row)
     return row

@@ -37,22 +37,38 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dramawatch", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--config", help="dramawatch.toml (default: $DRAMAWATCH_CONFIG, else ./dramawatch.toml)")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    parser.add_argument(
+        "--config", help="dramawatch.toml (default: $DRAMAWATCH_CONFIG, else ./dramawatch.toml)"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)"
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    commands.add_parser("run-once", help="crawl every source once, then write (and mail) the digest")
+    commands.add_parser(
+        "run-once", help="crawl every source once, then write (and mail) the digest"
+    )
 
     crawl = commands.add_parser("crawl", help="crawl every source once")
-    crawl.add_argument("--distributed", action="store_true", help="seed the Redis frontier and wait for the workers")
+    crawl.add_argument(
+        "--distributed",
+        action="store_true",
+        help="seed the Redis frontier and wait for the workers",
+    )
 
     commands.add_parser("worker", help="a crawl worker taking requests from Redis")
 
     digest = commands.add_parser("digest", help="render the digest of a window")
-    digest.add_argument("--since", type=_datetime, help="window start (ISO 8601; default: end of the last delivered window)")
+    digest.add_argument(
+        "--since",
+        type=_datetime,
+        help="window start (ISO 8601; default: end of the last delivered window)",
+    )
     digest.add_argument("--until", type=_datetime, help="window end (ISO 8601; default: now)")
     digest.add_argument("--send", action="store_true", help="mail it to [digest] recipients")
-    digest.add_argument("--force", action="store_true", help="mail it even if this window was mailed")
+    digest.add_argument(
+        "--force", action="store_true", help="mail it even if this window was mailed"
+    )
 
     search = commands.add_parser("search", help="full-text search of the archive")
     search.add_argument("text", nargs="?", help='words, "phrases", OR, -word, prefix*')
@@ -60,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--source", help="only articles from this source")
     search.add_argument("--since", type=_datetime, help="published on or after (date or ISO 8601)")
     search.add_argument("--until", type=_datetime, help="published before (date or ISO 8601)")
-    search.add_argument("--limit", type=_count, default=50, help="at most N results (0: no limit; default 50)")
+    search.add_argument(
+        "--limit", type=_count, default=50, help="at most N results (0: no limit; default 50)"
+    )
     search.add_argument("--format", choices=("table", "json", "csv"), default="table")
 
     inspect = commands.add_parser("inspect", help="why an article was or was not kept")
@@ -121,9 +139,13 @@ def setup_logging(verbosity: int, log: LogConfig | None = None) -> None:
                 log.file, maxBytes=10 * 1024 * 1024, backupCount=3, encoding="utf-8"
             )
         except OSError as exc:
-            print(f"dramawatch: cannot write the log file {log.file}: {exc.strerror}", file=sys.stderr)
+            print(
+                f"dramawatch: cannot write the log file {log.file}: {exc.strerror}", file=sys.stderr
+            )
         else:
-            file.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+            file.setFormatter(
+                logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+            )
             file.setLevel(log.level.upper())
             file.addFilter(RedactingFilter())
             root.addHandler(file)
@@ -195,7 +217,12 @@ def cmd_digest(config: Config, args: argparse.Namespace) -> int:
     if args.since and args.until and args.since >= args.until:
         raise UsageError("--since must be before --until")
     result = run_digest(
-        config, open_archive(config), since=args.since, until=args.until, send=args.send, force=args.force
+        config,
+        open_archive(config),
+        since=args.since,
+        until=args.until,
+        send=args.send,
+        force=args.force,
     )
     print(result.html_path)
     return EXIT_OK
@@ -241,16 +268,27 @@ def write_rows(rows: list[dict[str, Any]], fmt: str) -> None:
         sys.stdout.write("\n")
     elif fmt == "csv":
         writer = csv.writer(sys.stdout)
-        writer.writerow(["id", "published_at", "source", "title", "url", "entities", "story_id", "snippet"])
+        writer.writerow(
+            ["id", "published_at", "source", "title", "url", "entities", "story_id", "snippet"]
+        )
         for row in rows:
             writer.writerow(
-                [row["id"], row["published_at"] or "", row["source"], terminal_safe(row["title"]),
-                 row["url"], "; ".join(row["entities"]), row["story_id"], terminal_safe(row["snippet"])]
+                [
+                    row["id"],
+                    row["published_at"] or "",
+                    row["source"],
+                    terminal_safe(row["title"]),
+                    row["url"],
+                    "; ".join(row["entities"]),
+                    row["story_id"],
+                    terminal_safe(row["snippet"]),
+                ]
             )
     else:
         for row in rows:
             when = (row["published_at"] or row["first_seen_at"])[:10]
-            print(f"{row['id']:>6}  {when}  {terminal_safe(row['source'])[:18]:<18}  {terminal_safe(row['title'], 90)}")
+            source, title = terminal_safe(row["source"])[:18], terminal_safe(row["title"], 90)
+            print(f"{row['id']:>6}  {when}  {source:<18}  {title}")
             print(f"        {row['url']}")
         print(f"{len(rows)} article(s)")
 
@@ -261,8 +299,14 @@ def terminal_safe(text: str, limit: int = 300) -> str:
     cleaned = "".join(
         " " if ch in "\r\n\t" else ch
         for ch in text
-        if ch in "\r\n\t" or (ord(ch) >= 32 and ch != "\x7f" and not 0x202A <= ord(ch) <= 0x202E
-                              and not 0x2066 <= ord(ch) <= 0x2069 and not 0x80 <= ord(ch) < 0xA0)
+        if ch in "\r\n\t"
+        or (
+            ord(ch) >= 32
+            and ch != "\x7f"
+            and not 0x202A <= ord(ch) <= 0x202E
+            and not 0x2066 <= ord(ch) <= 0x2069
+            and not 0x80 <= ord(ch) < 0xA0
+        )
     )
     cleaned = " ".join(cleaned.split())
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
@@ -278,10 +322,14 @@ def cmd_inspect(config: Config, args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"title:         {terminal_safe(str(report['title']))}")
     for key in ("published_at", "author", "language", "canonical_url"):
-        print(f"{key + ':':<15}{terminal_safe(str(report[key])) if report[key] is not None else '-'}")
+        print(
+            f"{key + ':':<15}{terminal_safe(str(report[key])) if report[key] is not None else '-'}"
+        )
     print(f"verdict:       {'stored' if report['stored'] else 'not stored'}: {report['reason']}")
     for entity in report["entities"]:
-        spans = ", ".join(f"{s['start']}-{s['end']} {terminal_safe(s['text'], 40)!r}" for s in entity["spans"][:5])
+        spans = ", ".join(
+            f"{s['start']}-{s['end']} {terminal_safe(s['text'], 40)!r}" for s in entity["spans"][:5]
+        )
         print(f"mentions:      {entity['name']}: {spans}")
     print("text:")
     print(terminal_safe(report["text"] or "", 600))
@@ -295,21 +343,27 @@ def cmd_runs(config: Config, args: argparse.Namespace) -> int:
     with sessions() as session:
         runs = archive.recent_runs(session, args.limit or None)
         rows = [archive.run_json(run) for run in runs]
-        per_source = {run.id: [(s.source, s.pages_fetched, s.articles_new, s.errors) for s in run.sources] for run in runs}
+        per_source = {
+            run.id: [(s.source, s.pages_fetched, s.articles_new, s.errors) for s in run.sources]
+            for run in runs
+        }
     if args.format == "json":
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return EXIT_OK
     for row in rows:
+        ended = (row["finished_at"] or "…")[:19]
         print(
-            f"run {row['id']}  {row['status']:<11}  {row['started_at'][:19]} → {(row['finished_at'] or '…')[:19]}  "
-            f"{row['pages_fetched']} pages, {row['articles_new']} new, {row['articles_updated']} updated, "
-            f"{len(row['errors'])} errors"
+            f"run {row['id']}  {row['status']:<11}  {row['started_at'][:19]} → {ended}  "
+            f"{row['pages_fetched']} pages, {row['articles_new']} new, "
+            f"{row['articles_updated']} updated, {len(row['errors'])} errors"
         )
         for source, pages, new, errors in per_source[row["id"]]:
-            print(f"    {terminal_safe(source, 40):<40} {pages:>5} pages {new:>4} new {errors:>4} errors")
+            name = terminal_safe(source, 40)
+            print(f"    {name:<40} {pages:>5} pages {new:>4} new {errors:>4} errors")
         for error in row["errors"][:20]:
-            print(f"    ! {terminal_safe(error['source'], 30)}: {terminal_safe(error['url'], 100)}: {terminal_safe(error['reason'], 120)}")
+            where = f"{terminal_safe(error['source'], 30)}: {terminal_safe(error['url'], 100)}"
+            print(f"    ! {where}: {terminal_safe(error['reason'], 120)}")
     return EXIT_OK
 
 

@@ -33,7 +33,6 @@ NAMING_CONVENTION = {
 }
 
 
-
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware datetimes on every backend: stored as UTC, read back as aware UTC
     (SQLite keeps no offset, so a naive value read from it is UTC by construction)."""
@@ -190,9 +189,7 @@ class CrawlError(Base):
     __tablename__ = "crawl_errors"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(
-        ForeignKey("crawl_runs.id", ondelete="CASCADE"), index=True
-    )
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"), index=True)
     source: Mapped[str] = mapped_column(String(200))
     url: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
@@ -237,4 +234,3 @@ class ServiceLock(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     heartbeat_at: Mapped[datetime] = mapped_column(TZDateTime)
-

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Union
 
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-Trigger = Union[CronTrigger, IntervalTrigger, OrTrigger]
+Trigger = CronTrigger | IntervalTrigger | OrTrigger
 
 _EVERY = re.compile(r"^every\s+(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

@@ -26,7 +26,9 @@ from tests.site import CONFIG as SITE_CONFIG
 from tests.site import FixtureSite
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get("DRAMAWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "DRAMAWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("DRAMAWATCH_TEST_REDIS", "redis://127.0.0.1:6379/15")
 IN_CI = bool(os.environ.get("CI"))
 
@@ -136,7 +138,9 @@ def make_config(directory: Path, base: Path = SITE_CONFIG, **crawl: object) -> P
     """Write a copy of a fixture config whose database and digests live in ``directory``;
     keyword arguments replace ``[crawl]`` values."""
     text = base.read_text(encoding="utf-8")
-    text = re.sub(r'(?m)^url = "sqlite:///[^"]*"', f'url = "sqlite:///{directory / "archive.db"}"', text)
+    text = re.sub(
+        r'(?m)^url = "sqlite:///[^"]*"', f'url = "sqlite:///{directory / "archive.db"}"', text
+    )
     text = re.sub(r'(?m)^output_dir = "[^"]*"', f'output_dir = "{directory / "digests"}"', text)
     for key, value in crawl.items():
         rendered = json.dumps(value) if not isinstance(value, bool) else str(value).lower()
@@ -171,9 +175,7 @@ def dramawatch(
 
 
 @pytest.fixture(scope="session")
-def crawled_archive(
-    fixture_site: FixtureSite, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
+def crawled_archive(fixture_site: FixtureSite, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite archive built by running the real crawl on the fixture site (read-only use:
     copy it before writing)."""
     directory = tmp_path_factory.mktemp("crawled")

@@ -59,7 +59,9 @@ def record(
     )
 
 
-def store(sessions: sessionmaker[Session], rec: ArticleRecord, now: datetime = NOW) -> archive.StoreResult:
+def store(
+    sessions: sessionmaker[Session], rec: ArticleRecord, now: datetime = NOW
+) -> archive.StoreResult:
     with sessions.begin() as session:
         return archive.store_article(session, rec, now)
 
@@ -87,7 +89,11 @@ def test_url_variants_are_one_article_with_every_url_kept(sessions: sessionmaker
         "https://m.kwave.example/ost-presale",
         "https://kwave.example/ost-presale/amp/",
     )
-    again = store(sessions, record("https://kwave.example/ost-presale", urls=variants), NOW + timedelta(hours=1))
+    again = store(
+        sessions,
+        record("https://kwave.example/ost-presale", urls=variants),
+        NOW + timedelta(hours=1),
+    )
     assert again.article_id == first.article_id
     assert again.status == "unchanged"
     assert count(sessions, Article) == 1
@@ -122,7 +128,12 @@ def test_syndicated_copy_shares_the_story_and_unrelated_does_not(
     )
     unrelated = store(
         sessions,
-        record("https://dramabeat.example/news/party", text=PARTY_TEXT, title="Wrap party", source="Drama Beat"),
+        record(
+            "https://dramabeat.example/news/party",
+            text=PARTY_TEXT,
+            title="Wrap party",
+            source="Drama Beat",
+        ),
     )
     assert copy.article_id != original.article_id
     assert copy.story_id == original.story_id
@@ -140,7 +151,9 @@ def test_stories_are_found_across_runs_through_persisted_bands(database_url: str
     second_engine = make_engine(database_url)  # a later process: nothing in memory
     copy = store(
         session_factory(second_engine),
-        record("https://seoulscreen.example/a/1", text=OST_TEXT.replace("this week", "from Friday")),
+        record(
+            "https://seoulscreen.example/a/1", text=OST_TEXT.replace("this week", "from Friday")
+        ),
     )
     second_engine.dispose()
     assert copy.story_id == original.story_id
@@ -153,7 +166,10 @@ def test_concurrent_writers_store_one_article(sessions: sessionmaker[Session]) -
     errors: list[BaseException] = []
 
     def worker(i: int) -> None:
-        rec = record("https://kwave.example/ost-presale", urls=(f"https://kwave.example/ost-presale?utm_source={i}",))
+        rec = record(
+            "https://kwave.example/ost-presale",
+            urls=(f"https://kwave.example/ost-presale?utm_source={i}",),
+        )
         barrier.wait()
         try:
             results.append(store(sessions, rec))
@@ -202,9 +218,16 @@ def test_search_full_text_and_filters(searchable: sessionmaker[Session]) -> None
     assert search(searchable, text="Seoul -cake") == ["https://kwave.example/ost-presale"]
     assert search(searchable, entity="Park Sung-hoon") == ["https://dramabeat.example/news/party"]
     assert search(searchable, source="K-Wave Daily") == ["https://kwave.example/ost-presale"]
-    assert search(searchable) == ["https://kwave.example/ost-presale", "https://dramabeat.example/news/party"]
-    assert search(searchable, since=NOW - timedelta(days=1)) == ["https://kwave.example/ost-presale"]
-    assert search(searchable, until=NOW - timedelta(days=1)) == ["https://dramabeat.example/news/party"]
+    assert search(searchable) == [
+        "https://kwave.example/ost-presale",
+        "https://dramabeat.example/news/party",
+    ]
+    assert search(searchable, since=NOW - timedelta(days=1)) == [
+        "https://kwave.example/ost-presale"
+    ]
+    assert search(searchable, until=NOW - timedelta(days=1)) == [
+        "https://dramabeat.example/news/party"
+    ]
     assert search(searchable, limit=1) == ["https://kwave.example/ost-presale"]
 
 
@@ -213,7 +236,9 @@ def test_search_ranks_best_match_first(searchable: sessionmaker[Session]) -> Non
 
 
 @pytest.mark.parametrize("bad", ['"unbalanced', "---", '""'])
-def test_malformed_search_text_is_a_syntax_error(searchable: sessionmaker[Session], bad: str) -> None:
+def test_malformed_search_text_is_a_syntax_error(
+    searchable: sessionmaker[Session], bad: str
+) -> None:
     with pytest.raises(SearchSyntaxError):
         search(searchable, text=bad)
 
@@ -223,7 +248,16 @@ def test_snippet_and_json_shape(searchable: sessionmaker[Session]) -> None:
         hit = archive.search(session, SearchQuery(text="stickers"))[0]
         data = archive.article_json(hit.article, hit.snippet)
     assert list(data) == [
-        "id", "url", "urls", "title", "published_at", "first_seen_at", "source", "entities", "story_id", "snippet",
+        "id",
+        "url",
+        "urls",
+        "title",
+        "published_at",
+        "first_seen_at",
+        "source",
+        "entities",
+        "story_id",
+        "snippet",
     ]
     assert "stickers" in data["snippet"]
     assert data["published_at"].endswith("+00:00")

@@ -41,9 +41,7 @@ def test_exactly_the_right_articles_are_stored(crawled_archive: Path) -> None:
     with open_session(crawled_archive) as session:
         by_key = stored_by_key(session)
         ids = {a.id for a in by_key.values()}
-        matched = {
-            e["key"]: by_key.get(url_key(e["canonical_url"])) for e in GOLDEN["articles"]
-        }
+        matched = {e["key"]: by_key.get(url_key(e["canonical_url"])) for e in GOLDEN["articles"]}
         missing = [k for k, a in matched.items() if a is None]
         assert not missing, f"expected articles not stored: {missing}"
         assert len(ids) == len(GOLDEN["articles"])
@@ -61,7 +59,9 @@ def test_each_article_has_the_right_fields_and_entities(crawled_archive: Path) -
             assert article.title == entry["title"], entry["key"]
             assert article.language == entry["language"], entry["key"]
             assert article.published_at is not None and article.published_at.tzinfo is not None
-            assert sorted(m.entity for m in article.mentions) == sorted(entry["entities"]), entry["key"]
+            assert sorted(m.entity for m in article.mentions) == sorted(entry["entities"]), entry[
+                "key"
+            ]
             known = {url_key(u.url) for u in article.urls}
             for seen in entry["seen_urls"]:
                 assert url_key(seen) in known, (entry["key"], seen)
@@ -79,7 +79,9 @@ def test_mention_spans_point_at_the_names(crawled_archive: Path) -> None:
 def test_copies_share_a_story_and_unrelated_articles_never_do(crawled_archive: Path) -> None:
     with open_session(crawled_archive) as session:
         by_key = stored_by_key(session)
-        story_of = {e["key"]: by_key[url_key(e["canonical_url"])].story_id for e in GOLDEN["articles"]}
+        story_of = {
+            e["key"]: by_key[url_key(e["canonical_url"])].story_id for e in GOLDEN["articles"]
+        }
         by_label: dict[str, set[int]] = defaultdict(set)
         for entry in GOLDEN["articles"]:
             by_label[entry["story"]].add(story_of[entry["key"]])
@@ -87,10 +89,14 @@ def test_copies_share_a_story_and_unrelated_articles_never_do(crawled_archive: P
             assert len(stories) == 1, f"story {label} split over {stories}"
         all_ids = [next(iter(s)) for s in by_label.values()]
         assert len(set(all_ids)) == len(all_ids), "two different stories were merged"
-        assert session.scalar(select(func.count()).select_from(Story)) == GOLDEN["counts"]["stories"]
+        assert (
+            session.scalar(select(func.count()).select_from(Story)) == GOLDEN["counts"]["stories"]
+        )
 
 
-def test_pages_that_must_not_be_requested_are_not(crawled_archive: Path, fixture_site: FixtureSite) -> None:
+def test_pages_that_must_not_be_requested_are_not(
+    crawled_archive: Path, fixture_site: FixtureSite
+) -> None:
     for entry in GOLDEN["not_stored"]:
         if entry["requested"] is False:
             assert fixture_site.hits(entry["url"]) == 0, entry["key"]
@@ -118,15 +124,22 @@ def test_second_crawl_of_an_unchanged_site_adds_nothing(
     assert "0 new, 0 updated" in result.stdout
     with open_session(tmp_path / "archive.db") as session:
         assert session.scalar(select(func.count()).select_from(ArticleUrl)) == before
-        assert session.scalar(select(func.count()).select_from(Article)) == GOLDEN["counts"]["articles_stored"]
+        assert (
+            session.scalar(select(func.count()).select_from(Article))
+            == GOLDEN["counts"]["articles_stored"]
+        )
     # already-archived articles are not downloaded again
-    article_hits = [r for r in site.access_log if any(
-        url_key(r.url) == url_key(u) for e in GOLDEN["articles"] for u in e["seen_urls"]
-    )]
+    article_hits = [
+        r
+        for r in site.access_log
+        if any(url_key(r.url) == url_key(u) for e in GOLDEN["articles"] for u in e["seen_urls"])
+    ]
     assert article_hits == []
 
 
-def test_changed_article_is_updated_in_place(crawled_archive: Path, site: FixtureSite, tmp_path: Path) -> None:
+def test_changed_article_is_updated_in_place(
+    crawled_archive: Path, site: FixtureSite, tmp_path: Path
+) -> None:
     entry = next(e for e in GOLDEN["articles"] if e["key"] == "kw-ost-vocal")
     config = make_config(tmp_path)
     shutil.copy(crawled_archive, tmp_path / "archive.db")
@@ -153,7 +166,10 @@ def test_changed_article_is_updated_in_place(crawled_archive: Path, site: Fixtur
         assert "music video" in after.text
         assert after.first_seen_at == first_seen
         assert after.updated_at > first_seen
-        assert session.scalar(select(func.count()).select_from(Article)) == GOLDEN["counts"]["articles_stored"]
+        assert (
+            session.scalar(select(func.count()).select_from(Article))
+            == GOLDEN["counts"]["articles_stored"]
+        )
 
 
 @pytest.mark.parametrize("variant_index", [0, 1, 2, 3])
@@ -182,7 +198,12 @@ def test_run_once_end_to_end(site: FixtureSite, tmp_path: Path) -> None:
     for entry in GOLDEN["articles"]:
         by_story.setdefault(entry["story"], entry["title"])
     for title in by_story.values():
-        escaped = title.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&#34;").replace("'", "&#39;")
+        escaped = (
+            title.replace("&", "&amp;")
+            .replace("<", "&lt;")
+            .replace('"', "&#34;")
+            .replace("'", "&#39;")
+        )
         assert title in text or escaped in html, title
     assert (tmp_path / "digests" / "index.html").is_file()
 
@@ -190,11 +211,16 @@ def test_run_once_end_to_end(site: FixtureSite, tmp_path: Path) -> None:
     assert second.returncode == 0, second.stderr[-3000:]
     assert "0 new, 0 updated" in second.stdout
     with open_session(tmp_path / "archive.db") as session:
-        assert session.scalar(select(func.count()).select_from(Article)) == GOLDEN["counts"]["articles_stored"]
+        assert (
+            session.scalar(select(func.count()).select_from(Article))
+            == GOLDEN["counts"]["articles_stored"]
+        )
         assert session.scalar(select(func.count()).select_from(CrawlRun)) == 2
 
 
-def test_recall_and_precision_on_the_fixture_site(crawled_archive: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_recall_and_precision_on_the_fixture_site(
+    crawled_archive: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The figures the closing note quotes: recall, precision, stories versus articles."""
     with open_session(crawled_archive) as session:
         stored = {url_key(u.url) for u in session.scalars(select(ArticleUrl))}
@@ -205,6 +231,9 @@ def test_recall_and_precision_on_the_fixture_site(crawled_archive: Path, capsys:
     recall = len(found) / len(relevant)
     precision = len(found) / articles if articles else 0.0
     with capsys.disabled():
-        print(f"\nfixture site: recall {recall:.2f}, precision {precision:.2f}, {stories} stories / {articles} articles")
+        print(
+            f"\nfixture site: recall {recall:.2f}, precision {precision:.2f}, "
+            f"{stories} stories / {articles} articles"
+        )
     assert recall == 1.0
     assert precision == 1.0

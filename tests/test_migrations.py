@@ -25,30 +25,53 @@ def test_previous_schema_upgrades_with_data_intact(database_url: str) -> None:
     signature = dedup.signature(TEXT)
     with engine.begin() as connection:  # rows written by the 0001 code, columns as they were
         story_id = connection.execute(
-            insert(Story.__table__).values(title="Script done early", first_seen_at=STARTED).returning(Story.id)
+            insert(Story.__table__)
+            .values(title="Script done early", first_seen_at=STARTED)
+            .returning(Story.id)
         ).scalar_one()
         article_id = connection.execute(
-            insert(Article.__table__).values(
-                canonical_url="https://kwave.example/news/script", canonical_key="kwave.example/news/script",
-                source="K-Wave Daily", title="Script done early", text=TEXT, author=None, language="en",
-                published_at=STARTED, first_seen_at=STARTED, updated_at=STARTED,
-                content_hash=dedup.content_hash("Script done early", TEXT), signature=signature, story_id=story_id,
-            ).returning(Article.id)
+            insert(Article.__table__)
+            .values(
+                canonical_url="https://kwave.example/news/script",
+                canonical_key="kwave.example/news/script",
+                source="K-Wave Daily",
+                title="Script done early",
+                text=TEXT,
+                author=None,
+                language="en",
+                published_at=STARTED,
+                first_seen_at=STARTED,
+                updated_at=STARTED,
+                content_hash=dedup.content_hash("Script done early", TEXT),
+                signature=signature,
+                story_id=story_id,
+            )
+            .returning(Article.id)
         ).scalar_one()
         connection.execute(
             insert(ArticleUrl.__table__).values(
-                article_id=article_id, url="https://kwave.example/news/script?utm_source=rss",
-                url_key="kwave.example/news/script", first_seen_at=STARTED,
+                article_id=article_id,
+                url="https://kwave.example/news/script?utm_source=rss",
+                url_key="kwave.example/news/script",
+                first_seen_at=STARTED,
             )
         )
-        connection.execute(insert(Mention.__table__).values(article_id=article_id, entity="Park Ji-eun", spans=[[0, 11]]))
+        connection.execute(
+            insert(Mention.__table__).values(
+                article_id=article_id, entity="Park Ji-eun", spans=[[0, 11]]
+            )
+        )
         connection.execute(
             insert(LshBand.__table__),
-            [{"band": b, "hash": h, "article_id": article_id} for b, h in enumerate(dedup.band_hashes(signature))],
+            [
+                {"band": b, "hash": h, "article_id": article_id}
+                for b, h in enumerate(dedup.band_hashes(signature))
+            ],
         )
         connection.execute(
             text(
-                "INSERT INTO crawl_runs (started_at, finished_at, status, pages_fetched, articles_new, "
+                "INSERT INTO crawl_runs (started_at, finished_at, status, pages_fetched, "
+                "articles_new, "
                 "articles_updated) VALUES (:at, :at, 'finished', 12, 1, 0)"
             ),
             {"at": STARTED},
@@ -71,9 +94,16 @@ def test_previous_schema_upgrades_with_data_intact(database_url: str) -> None:
     # the upgraded archive keeps working: a syndicated copy joins the old article's story
     with sessions.begin() as session:
         copy = archive.ArticleRecord(
-            canonical_url="https://dramabeat.example/script", urls=(), source="Drama Beat",
-            title="Script done early", text=TEXT + " Reprinted with permission.", author=None,
-            language="en", published_at=None, mentions=(), signature=dedup.signature(TEXT + " Reprinted."),
+            canonical_url="https://dramabeat.example/script",
+            urls=(),
+            source="Drama Beat",
+            title="Script done early",
+            text=TEXT + " Reprinted with permission.",
+            author=None,
+            language="en",
+            published_at=None,
+            mentions=(),
+            signature=dedup.signature(TEXT + " Reprinted."),
             content_hash="x",
         )
         result = archive.store_article(session, copy, datetime.now(UTC))

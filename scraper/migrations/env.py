@@ -3,7 +3,7 @@ for the ``alembic`` command line, from $DRAMAWATCH_DATABASE_URL / the dramawatch
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy import text
@@ -21,7 +21,7 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     return not (name and (name in UNMANAGED or name.startswith("articles_fts_")))
 
 
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     """Render our UTCDateTime as the plain DateTime it stores, so revisions never import models."""
     from scraper.models import UTCDateTime
 
