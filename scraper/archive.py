@@ -314,7 +314,7 @@ def search(session: Session, query: SearchQuery) -> list[SearchHit]:
         else:
             fts5_query(query.text)  # same syntax rules on every backend
             tsquery = func.websearch_to_tsquery("simple", query.text)
-            document = func.to_tsvector("simple", Article.title + " " + Article.text)
+            document = literal_column("articles.search_vector")  # stored, GIN-indexed
             statement = statement.where(document.op("@@")(tsquery)).order_by(
                 func.ts_rank(document, tsquery).desc(), when.desc()
             )

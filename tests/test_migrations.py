@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import insert, select, text
 
 from scraper import archive, dedup
@@ -90,7 +91,7 @@ def test_previous_schema_upgrades_with_data_intact(database_url: str) -> None:
         hits = archive.search(session, archive.SearchQuery(text="sixteen episodes"))
         assert [h.article.id for h in hits] == [article_id]
         revision = session.scalar(text("SELECT version_num FROM alembic_version"))
-    assert revision == "0002"
+    assert revision == ScriptDirectory.from_config(alembic_config()).get_current_head()
     # the upgraded archive keeps working: a syndicated copy joins the old article's story
     with sessions.begin() as session:
         copy = archive.ArticleRecord(

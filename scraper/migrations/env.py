@@ -10,9 +10,17 @@ from sqlalchemy import text
 
 from scraper.models import Base
 
-# full-text objects are dialect-specific and managed by hand in the revisions;
+# full-text and expression-index objects are dialect-specific, managed by hand in the
+# revisions;
 # apscheduler_jobs belongs to APScheduler's SQLAlchemyJobStore, which creates it itself
-UNMANAGED = {"articles_fts", "ix_articles_fts", "apscheduler_jobs"}
+UNMANAGED = {
+    "articles_fts",
+    "ix_articles_fts",
+    "search_vector",
+    "ix_articles_search_vector",
+    "ix_articles_sort_at",
+    "apscheduler_jobs",
+}
 # any number: PostgreSQL sessions upgrading at once serialise on this advisory lock
 MIGRATION_LOCK = 4_216_970_313
 
