@@ -20,6 +20,7 @@ from sqlalchemy import (
     literal_column,
     select,
     table,
+    text,
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -146,6 +147,7 @@ def _locks(session: Session) -> bool:
 def _insert_article(
     session: Session, record: ArticleRecord, canonical_key: str, now: datetime
 ) -> Article:
+    lock_bands(session, record.signature)
     story_id = find_story(session, record.signature)
     if story_id is None:
         story = Story(title=record.title, first_seen_at=now)
@@ -171,6 +173,32 @@ def _insert_article(
     session.flush()
     _add_mentions_and_bands(session, article.id, record)
     return article
+
+
+def lock_bands(session: Session, signature: bytes) -> None:
+    """Serialize story choice between concurrent writers of near-duplicates (PostgreSQL).
+
+    Two copies of one story stored at the same moment (two crawl workers, or two pipeline
+    threads) would each miss the other's uncommitted row and open two stories. Near-duplicates
+    share at least one LSH band, which is how they are found, so each writer first takes a
+    transaction-scoped advisory lock per band hash, in sorted order (no deadlock): the second
+    waits for the first to commit, then finds its story. Unrelated articles do not wait for each
+    other. SQLite needs nothing: its write transactions (BEGIN IMMEDIATE) run one at a time.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    bands = enumerate(dedup.band_hashes(signature))
+    keys = sorted({_int64((band << 56) ^ value) for band, value in bands})
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+        {"keys": keys},
+    )
+
+
+def _int64(value: int) -> int:
+    """Give ``value`` wrapped to a signed 64-bit integer (an advisory lock key)."""
+    value &= (1 << 64) - 1
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 def find_story(session: Session, signature: bytes) -> int | None:
