@@ -185,7 +185,7 @@ def cmd_run_once(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_crawl(config: Config, args: argparse.Namespace) -> int:
-    if getattr(args, "distributed", False):
+    if getattr(args, "distributed", False) or config.cluster.distributed:
         from scraper.cluster import crawl_distributed
 
         return crawl_distributed(config)

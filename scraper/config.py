@@ -65,6 +65,8 @@ class DigestConfig:
 @dataclass(frozen=True)
 class ClusterConfig:
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # scheduled and run-once crawls go through the Redis frontier and `dramawatch worker`s
+    distributed: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ _TABLES: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
         "sender": (str, False),
         "send_empty": (bool, False),
     },
-    "cluster": {"redis_url": (str, False)},
+    "cluster": {"redis_url": (str, False), "distributed": (bool, False)},
     "log": {"file": (str, False), "level": (str, False)},
 }
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -210,7 +212,9 @@ class _Validator:
             database_url=self.database_url(database.get("url")),
             crawl=crawl,
             digest=digest,
-            cluster=ClusterConfig(redis_url=redis_url),
+            cluster=ClusterConfig(
+                redis_url=redis_url, distributed=cluster_raw.get("distributed", False)
+            ),
             watch=self.watch(raw.get("watch")),
             sources=self.sources(raw.get("sources")),
             log=self.log(self.table(raw.get("log", {}), "log", _TABLES["log"])),

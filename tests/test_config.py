@@ -217,3 +217,9 @@ def test_config_found_through_environment(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
     assert (tmp_path / "data" / "archive.db").exists()
+
+
+def test_cluster_distributed_switch(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[cluster]\ndistributed = true\n" + MINIMAL), env={})
+    assert config.cluster.distributed is True
+    assert load_config(write(tmp_path, MINIMAL), env={}).cluster.distributed is False
