@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -325,6 +325,9 @@ def fts5_query(query: str) -> str:
 
 def search(session: Session, query: SearchQuery) -> list[SearchHit]:
     """Give matching articles: best match first for text queries, else newest first."""
+    if query.text and "\x00" in query.text:
+        # PostgreSQL refuses NUL in a text parameter, and it is never part of a word
+        query = replace(query, text=query.text.replace("\x00", " "))
     when = func.coalesce(Article.published_at, Article.first_seen_at)
     statement: Select[Any] = select(Article).options(
         selectinload(Article.urls), selectinload(Article.mentions)
@@ -479,17 +482,6 @@ def finish_run(session: Session, run_id: int, status: str, now: datetime) -> Non
     run = session.get_one(CrawlRun, run_id)
     run.status = status
     run.finished_at = now
-
-
-def close_abandoned_runs(session: Session, now: datetime, keep: Sequence[int] = ()) -> int:
-    """Mark runs left 'running' by a killed process as interrupted; give how many."""
-    runs = session.scalars(
-        select(CrawlRun).where(CrawlRun.status == "running", CrawlRun.id.not_in(keep))
-    ).all()
-    for run in runs:
-        run.status = "interrupted"
-        run.finished_at = run.finished_at or now
-    return len(runs)
 
 
 def recent_runs(session: Session, limit: int | None = 20) -> list[CrawlRun]:

@@ -306,6 +306,8 @@ def terminal_safe(text: str, limit: int = 300) -> str:
             and not 0x202A <= ord(ch) <= 0x202E
             and not 0x2066 <= ord(ch) <= 0x2069
             and not 0x80 <= ord(ch) < 0xA0
+            and ch not in "\u061c\u200e\u200f"  # the bidi marks, beside the overrides
+            and not 0xD800 <= ord(ch) <= 0xDFFF  # a lone surrogate cannot even be printed
         )
     )
     cleaned = " ".join(cleaned.split())

@@ -89,7 +89,13 @@ VALIDATORS_KEY = "dramawatch:validators"  # hash: url -> JSON [etag, last_modifi
 SPOILED_KEY = "dramawatch:spoiled"  # set: feeds/listings whose articles failed this crawl
 MIGRATE_LOCK = "dramawatch:migrate"
 FRONTIER_KEYS = (
-    REQUESTS_KEY, DUPEFILTER_KEY, BUDGET_KEY, STATS_KEY, ERRORS_KEY, VALIDATORS_KEY, SPOILED_KEY
+    REQUESTS_KEY,
+    DUPEFILTER_KEY,
+    BUDGET_KEY,
+    STATS_KEY,
+    ERRORS_KEY,
+    VALIDATORS_KEY,
+    SPOILED_KEY,
 )
 
 HEARTBEAT_S = 0.1  # how often a worker reports its in-flight count and looks for work
@@ -150,7 +156,7 @@ def _tag(value: Any) -> Any:
 
 def _untag(obj: dict[str, Any]) -> Any:
     if len(obj) == 1:
-        (tag, value), = obj.items()
+        ((tag, value),) = obj.items()
         if tag == "$b":
             return base64.b64decode(value)
         if tag == "$dt":
@@ -301,14 +307,7 @@ def worker_settings(config: Config, base: Settings, worker_id: str) -> dict[str,
     extensions = dict(base.getdict("EXTENSIONS"))
     extensions["scraper.extensions.RunRecorder"] = None  # the coordinator owns the run row
     extensions["scraper.cluster.WorkerExtension"] = 500
-    middlewares = dict(base.getdict("DOWNLOADER_MIDDLEWARES"))
-    stock = "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"
-    # the fixed robots.txt middleware (every waiter gets the parser), unless settings has it
-    if not any(str(path).endswith("RobotsTxtMiddleware") for path in middlewares):
-        middlewares[stock] = None
-        middlewares["scraper.middlewares.RobotsTxtMiddleware"] = 100
     return {
-        "DOWNLOADER_MIDDLEWARES": middlewares,
         "SCHEDULER": "scraper.cluster.RedisScheduler",
         "SCHEDULER_QUEUE_CLASS": "scraper.cluster.ClaimingPriorityQueue",
         "SCHEDULER_QUEUE_KEY": REQUESTS_KEY,
@@ -396,7 +395,9 @@ class WorkerExtension:
             logger.error(
                 "worker %s sits out crawl run %s: its dramawatch.toml (sources, watch list or "
                 "crawl limits) differs from the coordinator's; give every machine the same file "
-                "and restart this worker", self.worker_id, run["run_id"],
+                "and restart this worker",
+                self.worker_id,
+                run["run_id"],
             )
             if engine is not None:
                 engine.pause()
@@ -503,8 +504,10 @@ def _conditional_get(crawler: Crawler) -> Any:
     except ImportError:
         return None
     middleware = crawler.get_downloader_middleware(ConditionalGetMiddleware)
-    if middleware is None or not hasattr(middleware, "pending") or not hasattr(
-        middleware, "spoiled"
+    if (
+        middleware is None
+        or not hasattr(middleware, "pending")
+        or not hasattr(middleware, "spoiled")
     ):
         return None
     return middleware
@@ -650,15 +653,15 @@ def coordinate(
                 run_row = session.get_one(CrawlRun, run_id)
                 run_row.worker, run_row.heartbeat_at = process_holder(), now
             lease = {
-                "token": token, "run_id": run_id, "started_at": now.isoformat(),
+                "token": token,
+                "run_id": run_id,
+                "started_at": now.isoformat(),
                 "config": config_fingerprint(config),
             }
             server.set(RUN_KEY, json.dumps(lease), xx=True, ex=LEASE_S)
             seeded = seed(server, config, now)
             logger.info("crawl run %d: seeded %d requests; waiting for workers", run_id, seeded)
-            status = wait_drained(
-                server, sessions, run_id, token, quiet_s, timeout_s, workers_seen
-            )
+            status = wait_drained(server, sessions, run_id, token, quiet_s, timeout_s, workers_seen)
         finally:
             if run_id is not None:
                 finish(server, sessions, run_id, status)
@@ -707,7 +710,9 @@ def wait_drained(
             else:
                 logger.info(
                     "%d queued, %d in flight on %d workers",
-                    state.queued, state.in_flight, len(state.live),
+                    state.queued,
+                    state.in_flight,
+                    len(state.live),
                 )
         if timeout_s is not None and now - begun > timeout_s:
             logger.error("the frontier did not drain within %.0f s", timeout_s)
@@ -749,9 +754,7 @@ def fold(server: Any, sessions: sessionmaker[Session], run_id: int) -> None:
         elif kind in ("new", "updated"):
             articles.append((source, "new" if kind == "new" else "updated", int(value)))
     with sessions.begin() as session:
-        session.execute(
-            update(CrawlRun).where(CrawlRun.id == run_id).values(heartbeat_at=_now())
-        )
+        session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(heartbeat_at=_now()))
         if pages:
             archive.count_pages(session, run_id, pages)
         for source, status, count in articles:
@@ -760,7 +763,11 @@ def fold(server: Any, sessions: sessionmaker[Session], run_id: int) -> None:
         for raw in errors:
             error = json.loads(raw)
             archive.record_error(
-                session, run_id, error["source"], error["url"], error["reason"],
+                session,
+                run_id,
+                error["source"],
+                error["url"],
+                error["reason"],
                 datetime.fromisoformat(error["at"]),
             )
 
@@ -856,8 +863,13 @@ def config_fingerprint(config: Config) -> str:
     decisive = {
         "sources": [dataclasses.asdict(source) for source in config.sources],
         "watch": [dataclasses.asdict(entry) for entry in config.watch],
-        "crawl": [crawl.obey_robots, crawl.timeout_s, crawl.retries,
-                  crawl.max_pages_per_source, crawl.max_age_days],
+        "crawl": [
+            crawl.obey_robots,
+            crawl.timeout_s,
+            crawl.retries,
+            crawl.max_pages_per_source,
+            crawl.max_age_days,
+        ],
     }
     return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]
 

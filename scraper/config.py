@@ -293,7 +293,7 @@ class _Validator:
             parsed.get_dialect()
         except NoSuchModuleError:
             raise self.fail(key, "unknown database driver") from None
-        except ArgumentError:
+        except (ArgumentError, ValueError):
             # never echo the URL: it may carry a password
             raise self.fail(key, "not a valid database URL") from None
         if parsed.get_backend_name() not in ("sqlite", "postgresql"):

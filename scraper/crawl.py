@@ -10,7 +10,6 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 from sqlalchemy.orm import Session, sessionmaker
 
-from scraper import archive
 from scraper.config import Config
 from scraper.extensions import STATS_RUN_ID
 from scraper.models import CrawlRun
@@ -80,11 +79,3 @@ def outcome(session: Session, run_id: int) -> CrawlOutcome:
         articles_updated=run.articles_updated,
         failures=tuple(first.values()),
     )
-
-
-def close_abandoned(sessions: sessionmaker[Session]) -> int:
-    """Mark runs a killed process left 'running' as interrupted (single-process crawls only)."""
-    from datetime import UTC, datetime
-
-    with sessions.begin() as session:
-        return archive.close_abandoned_runs(session, datetime.now(UTC))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet import task
 
@@ -17,10 +20,51 @@ from scraper import archive
 from scraper import signals as dramawatch_signals
 from scraper.items import PageItem
 from scraper.middlewares import archive_sessions
+from scraper.models import CrawlRun
 
 logger = logging.getLogger(__name__)
 
 STATS_RUN_ID = "dramawatch/run_id"
+# A crawl's process (its worker, host:pid) renews the run's heartbeat at every flush; a
+# 'running' run whose heartbeat is older than this, or whose process is gone from this host,
+# was killed (kill -9, power loss), and is shown as interrupted.
+RUN_HEARTBEAT_TTL = timedelta(minutes=2)
+
+
+def process_holder() -> str:
+    """Give this process's name as a run's worker: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _process_gone(worker: str) -> bool:
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def close_dead_runs(
+    session: Session, now: datetime, ttl: timedelta = RUN_HEARTBEAT_TTL
+) -> list[int]:
+    """Mark as interrupted the runs whose crawl process died; give their ids. Live runs, here
+    or on other hosts, are left alone, and so are runs without a heartbeat."""
+    closed: list[int] = []
+    running = select(CrawlRun).where(CrawlRun.status == "running")
+    for run in session.scalars(running):
+        last_seen = run.heartbeat_at
+        if last_seen is None:
+            continue
+        if last_seen < now - ttl or (run.worker is not None and _process_gone(run.worker)):
+            run.status = "interrupted"
+            run.finished_at = last_seen
+            closed.append(run.id)
+    return closed
 
 
 class RunRecorder:
@@ -51,7 +95,11 @@ class RunRecorder:
     def spider_opened(self) -> None:
         now = datetime.now(UTC)
         with self.sessions.begin() as session:
+            for run_id in close_dead_runs(session, now):
+                logger.warning("crawl run %d was killed before it finished: interrupted", run_id)
             self.run_id = archive.start_run(session, now)
+            run = session.get_one(CrawlRun, self.run_id)
+            run.worker, run.heartbeat_at = process_holder(), now
         if self.crawler.stats is not None:
             self.crawler.stats.set_value(STATS_RUN_ID, self.run_id)
         logger.info("crawl run %d started", self.run_id)
@@ -74,11 +122,16 @@ class RunRecorder:
             archive.record_error(session, self.run_id, source, url, reason, datetime.now(UTC))
 
     def flush(self) -> None:
-        if self.run_id is None or not (self.pages or self.articles):
+        if self.run_id is None:
             return
         pages, articles = dict(self.pages), self.articles
         self.pages, self.articles = Counter(), []
         with self.sessions.begin() as session:
+            session.execute(
+                update(CrawlRun)
+                .where(CrawlRun.id == self.run_id)
+                .values(heartbeat_at=datetime.now(UTC))
+            )
             archive.count_pages(session, self.run_id, pages)
             for source, status in articles:
                 archive.count_article(session, self.run_id, source, status)

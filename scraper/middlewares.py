@@ -5,14 +5,19 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from scrapy import Request
 from scrapy import signals as scrapy_signals
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
+from twisted.internet.defer import Deferred
 
 from scraper import signals as dramawatch_signals
 from scraper.config import load_config
@@ -32,8 +37,39 @@ class CanonicalFingerprinter:
         return cls()
 
     def fingerprint(self, request: Request) -> bytes:
-        data = f"{request.method} {url_key(request.url)}".encode()
+        identity = url_key(request.url)
+        chain = request.meta.get("redirect_urls")
+        if chain and request.url not in chain and identity in {url_key(url) for url in chain}:
+            # a redirect to another form of the same URL (http -> https, a trailing slash
+            # added, tracking parameters dropped) is followed, not dropped as already seen;
+            # one back to a URL of its chain is a loop, dropped as seen (and reported)
+            identity = request.url
+        data = f"{request.method} {identity}".encode()
         return hashlib.sha1(data + request.body).digest()
+
+
+class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware with every waiter given the parser.
+
+    In Scrapy 2.19 the requests that arrive while a host's robots.txt is being fetched all
+    await one Deferred through ``maybe_deferred_to_future``; Twisted's ``asFuture`` hands the
+    next callback None, so from the third such request on robots.txt was ignored (a feed
+    linking several articles of a host not yet visited had its disallowed ones fetched).
+    Here each waiter gets a Deferred of its own.
+    """
+
+    async def robot_parser(self, request: Request) -> Any:
+        pending = self._parsers.get(urlparse_cached(request).netloc)
+        if isinstance(pending, Deferred):
+            waiter: Deferred[Any] = Deferred()
+
+            def share(parser: Any) -> Any:
+                waiter.callback(parser)
+                return parser
+
+            pending.addCallback(share)
+            return await maybe_deferred_to_future(waiter)
+        return await super().robot_parser(request)
 
 
 def database_url(crawler: Crawler) -> str:

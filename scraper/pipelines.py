@@ -133,6 +133,11 @@ class ArchivePipeline:
             result.story_id,
             result.status,
         )
-        logger.info("%s article %d (story %d): %s", result.status, result.article_id,
-                    result.story_id, extracted.title[:120])
+        logger.info(
+            "%s article %d (story %d): %s",
+            result.status,
+            result.article_id,
+            result.story_id,
+            extracted.title[:120],
+        )
         return item

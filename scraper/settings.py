@@ -20,6 +20,12 @@ DRAMAWATCH_CONFIG: str | None = None
 DRAMAWATCH_DATABASE_URL: str | None = None
 # Seconds between flushes of a run's page counters to the run history.
 DRAMAWATCH_RUN_FLUSH_S = 5.0
+# `dramawatch worker` (scraper.cluster): this worker's id in Redis (None: host:pid), the
+# digest of the crawl-relevant config (a worker that differs sits a crawl out), and how many
+# unfinished requests a worker holds at most (the rest wait for idle workers; 0: no limit)
+DRAMAWATCH_CLUSTER_WORKER_ID: str | None = None
+DRAMAWATCH_CLUSTER_CONFIG_FINGERPRINT: str | None = None
+DRAMAWATCH_CLUSTER_CLAIM_LIMIT = 8
 
 USER_AGENT = "Mozilla/5.0 (compatible; dramawatch/0.1; news monitor)"
 ROBOTSTXT_OBEY = True
@@ -46,6 +52,10 @@ REQUEST_FINGERPRINTER_CLASS = "scraper.middlewares.CanonicalFingerprinter"
 DOWNLOADER_MIDDLEWARES = {
     # before the robots.txt and download steps: an archived article is not fetched again
     "scraper.middlewares.SkipArchivedMiddleware": 50,
+    # Scrapy 2.19's own ignores robots.txt for the third and later requests that wait on a
+    # host's robots.txt; ours hands every waiting request the parser
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "scraper.middlewares.RobotsTxtMiddleware": 100,
     # feeds, sitemaps and listings are revalidated: an unchanged one costs a 304
     "scraper.middlewares.ConditionalGetMiddleware": 560,
 }

@@ -13,12 +13,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scrapy import Request, Spider
+from scrapy import signals as scrapy_signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+)
 from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
-from twisted.internet.error import DNSLookupError, TimeoutError, TCPTimedOutError
+from twisted.internet.error import (
+    ConnectionRefusedError,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError,
+)
 from twisted.python.failure import Failure
 
 from scraper import settings as dramawatch_settings
@@ -55,16 +67,17 @@ class NewsSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = cls(_load(crawler.settings), datetime.now(UTC), *args, **kwargs)
         spider._set_crawler(crawler)
+        crawler.signals.connect(spider.request_dropped, signal=scrapy_signals.request_dropped)
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
         for source in self.config.sources:
             for url in source.feeds:
-                yield self._request(url, source, self.parse_feed, entry=True)
+                yield self._entry(url, source, self.parse_feed)
             for url in source.sitemaps:
-                yield self._request(url, source, self.parse_sitemap, entry=True, depth=0)
+                yield self._entry(url, source, self.parse_sitemap, depth_sitemap=0)
             for url in source.pages:
-                yield self._request(url, source, self.parse_listing, entry=True)
+                yield self._entry(url, source, self.parse_listing)
 
     # ------------------------------------------------------------ discovery callbacks
 
@@ -88,9 +101,9 @@ class NewsSpider(Spider):
         if depth < MAX_SITEMAP_DEPTH:
             for child in sitemap.children:
                 if not self._too_old(child.published_at):
-                    yield self._request(
-                        child.url, source, self.parse_sitemap, depth=depth + 1
-                    )
+                    request = self._request(child.url, source, self.parse_sitemap, depth=depth + 1)
+                    if request is not None:
+                        yield request
         yield from self._articles(source, sitemap.urls, response.url)
 
     def parse_listing(self, response: Response) -> Iterator[Request]:
@@ -114,7 +127,7 @@ class NewsSpider(Spider):
     def parse_article(self, response: Response) -> Iterator[PageItem]:
         source = self._source(response)
         if not isinstance(response, TextResponse):
-            content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+            content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
             self._fail(source.name, response.url, f"not a text page ({content_type or 'no type'})")
             return
         seen = [*response.meta.get("redirect_urls", []), response.url]
@@ -151,38 +164,67 @@ class NewsSpider(Spider):
         days = self.config.crawl.max_age_days
         return bool(days and published_at and published_at < self.now - timedelta(days=days))
 
-    def _request(
-        self, url: str, source: Source, callback: Any, entry: bool = False, **meta: Any
-    ) -> Request | None:
-        """Give a request counted against the source's page budget, or None past it."""
-        if not entry:
-            if self.budget[source.name] >= self.config.crawl.max_pages_per_source:
-                if self.budget[source.name] == self.config.crawl.max_pages_per_source:
-                    self.logger.info(
-                        "%s: page budget of %d reached; skipping further pages",
-                        source.name,
-                        self.config.crawl.max_pages_per_source,
-                    )
-                    self.budget[source.name] += 1
-                return None
-            self.budget[source.name] += 1
-        meta = {"source": source.name, **meta}
+    def _request(self, url: str, source: Source, callback: Any, **meta: Any) -> Request | None:
+        """Give a request counted against the source's page budget, or None past it.
+
+        Articles and discovery pages (listing pagination, sitemap children) have a budget
+        each, so an endless pagination trap never starves the articles of its source.
+        """
+        kind = "article" if meta.get("article") else "listing"
+        budget = source.name if kind == "article" else f"{source.name} ({kind} pages)"
+        limit = self.config.crawl.max_pages_per_source
+        if self.budget[budget] >= limit:
+            if self.budget[budget] == limit:
+                self.logger.info(
+                    "%s: budget of %d %s pages reached; skipping further ones",
+                    source.name,
+                    limit,
+                    kind,
+                )
+                self.budget[budget] += 1
+            return None
+        self.budget[budget] += 1
         if "depth" in meta:
             meta["depth_sitemap"] = meta.pop("depth")
-        return Request(url, callback=callback, errback=self.on_error, meta=meta)
+        return self._entry(url, source, callback, **meta)
+
+    def _entry(self, url: str, source: Source, callback: Any, **meta: Any) -> Request:
+        """Give a request outside the page budget (the configured feeds, sitemaps, pages)."""
+        return Request(
+            url, callback=callback, errback=self.on_error, meta={"source": source.name, **meta}
+        )
 
     def _source(self, response: Response) -> Source:
         return self.sources[response.meta["source"]]
 
     def on_error(self, failure: Failure) -> None:
         request = failure.request  # type: ignore[attr-defined]
-        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+        if isinstance(failure.value, IgnoreRequest) and not isinstance(failure.value, HttpError):
+            max_redirects = self.crawler.settings.getint("REDIRECT_MAX_TIMES")
+            if max_redirects and request.meta.get("redirect_times", 0) >= max_redirects:
+                self._fail(
+                    request.meta["source"],
+                    request.meta["redirect_urls"][0],
+                    f"too many redirects (more than {max_redirects})",
+                    request.meta.get("via"),
+                )
+                return
             # robots.txt, an archived article, an offsite link: a decision, not a fault
             self.logger.debug("ignored %s: %s", request.url, failure.getErrorMessage())
             return
         self._fail(
-            request.meta["source"], request.url, describe_failure(failure), request.meta.get("via")
+            request.meta["source"],
+            request.url,
+            describe_failure(failure, self.crawler.settings.getint("DOWNLOAD_MAXSIZE")),
+            request.meta.get("via"),
         )
+
+    def request_dropped(self, request: Request) -> None:
+        """Report a redirect back to a URL of its own chain: the scheduler drops it as already
+        seen, so without this a redirect loop would vanish from the run's errors."""
+        chain = request.meta.get("redirect_urls")
+        if chain and "source" in request.meta and request.url in chain:
+            self._fail(request.meta["source"], chain[0], "redirect loop", request.meta.get("via"))
 
     def _fail(self, source: str, url: str, reason: str, via: str | None = None) -> None:
         """Report a page that cost an error; ``via`` is the feed or listing that led to it."""
@@ -192,13 +234,21 @@ class NewsSpider(Spider):
         )
 
 
-def describe_failure(failure: Failure) -> str:
+def describe_failure(failure: Failure, max_size: int = 0) -> str:
     """Give a one-line reason for a failed request."""
-    if failure.check(HttpError):
-        return f"HTTP {failure.value.response.status}"
-    if failure.check(TimeoutError, TCPTimedOutError):
-        return "timed out"
-    if failure.check(DNSLookupError):
+    error = failure.value
+    if isinstance(error, HttpError) and error.response is not None:
+        return f"HTTP {error.response.status}"
+    if isinstance(error, (DownloadTimeoutError, TimeoutError, TCPTimedOutError)):
+        request = getattr(failure, "request", None)
+        timeout = request.meta.get("download_timeout") if request is not None else None
+        return f"timed out after {timeout:g} s" if timeout else "timed out"
+    if isinstance(error, (CannotResolveHostError, DNSLookupError)):
         return "host not found"
+    if isinstance(error, (DownloadConnectionRefusedError, ConnectionRefusedError)):
+        return "connection refused"
     message = failure.getErrorMessage().splitlines()[0] if failure.getErrorMessage() else ""
-    return f"{failure.type.__name__}: {message}"[:300] if failure.type else message[:300]
+    too_large = "max size" in message or not message  # announced, or cut while streaming
+    if isinstance(error, DownloadCancelledError) and max_size and too_large:
+        return f"too large: over the {max_size / 2**20:g} MB download limit"
+    return f"{type(error).__name__}: {message}"[:300] if error is not None else message[:300]
