@@ -50,6 +50,18 @@ def need(available: bool, what: str) -> None:
     pytest.skip(f"{what} not available (and CI is unset)")
 
 
+ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots kept by the browser tests (gitignored)
+# headless Chromium as root on a machine whose only network is loopback
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
 def chromium_path() -> str:
     """Give the headless Chromium executable (Debian's package), or skip/fail per the CI rule."""
     path = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -15,20 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digests.publish import run_digest
 from scraper.db import make_engine, session_factory, upgrade
-from tests.conftest import chromium_path
+from tests.conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path
 from tests.digest_fixtures import HOSTILE_TITLE, NOW, make_config, pieces, store
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 def png_pixels(png: bytes) -> tuple[int, int, bytes]:

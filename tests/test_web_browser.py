@@ -10,27 +10,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from scraper.db import make_engine, session_factory, upgrade
-from tests.conftest import chromium_path
+from tests.conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path
 from tests.test_web import NOW, Fixture, build_archive, web_config
 from web.app import create_app, make_server
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 VIEWPORTS: dict[str, dict[str, Any]] = {
     "desktop": {"viewport": {"width": 1280, "height": 900}},
     "phone": {
