@@ -19,7 +19,7 @@ import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -30,6 +30,8 @@ from trafilatura.utils import load_html
 
 logger = logging.getLogger(__name__)
 
+# Korea Standard Time: Korean outlets print bylines without an offset
+KST = timezone(timedelta(hours=9), "KST")
 MAX_TITLE_CHARS = 500
 # One-line fields (titles, names) are cleaned from at most this much raw text.
 MAX_INLINE_INPUT_CHARS = 20_000
@@ -173,11 +175,12 @@ def extract(
         return Rejected(url, f"extraction failed ({type(err).__name__})")
 
 
-def parse_datetime(value: str) -> datetime | None:
+def parse_datetime(value: str, naive_zone: tzinfo = UTC) -> datetime | None:
     """Return a tz-aware datetime from a date string as publishers write it, or None.
 
     Accepts ISO 8601 / W3C, RFC 2822 (feeds), dotted and Korean forms ("2024.04.26 10:30",
-    "2024년 4월 26일 오후 3:05") and compact "20240426103000". Naive values are taken as UTC.
+    "2024년 4월 26일 오후 3:05") and compact "20240426103000". Naive values are taken to be in
+    ``naive_zone`` (UTC unless the page says more).
     """
     text = " ".join(_ALL_CONTROL_CHARS.sub(" ", value).split())[:100]
     if not text:
@@ -185,7 +188,7 @@ def parse_datetime(value: str) -> datetime | None:
     parsed = _parse_iso(text) or _parse_rfc2822(text) or _parse_loose(text)
     if parsed is None or not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
         return None
-    return _aware(parsed)
+    return _aware(parsed, naive_zone)
 
 
 def clean_inline(value: str) -> str:
@@ -250,9 +253,12 @@ def _extract(
         or _first_clean([_site_from_title(page.html_title, title)], MAX_SITE_NAME_CHARS)
         or _first_clean([document.sitename], MAX_SITE_NAME_CHARS)
     )
+    language = page.language() or _language_from_text(text)
+    # a Korean-language page's bare "2024.04.29 08:05" byline is Korea time, not UTC
+    naive_zone = KST if language == "ko" else UTC
     published_at = (
-        page.published_at()
-        or (parse_datetime(document.date) if document.date else None)
+        page.published_at(naive_zone)
+        or (parse_datetime(document.date, naive_zone) if document.date else None)
         or (_aware(hint_published_at) if isinstance(hint_published_at, datetime) else None)
     )
     return Extracted(
@@ -262,7 +268,7 @@ def _extract(
         text=text,
         published_at=published_at,
         author=(_clean_author(document.author) or _clean_author(page.json_ld_author()) or reporter),
-        language=page.language() or _language_from_text(text),
+        language=language,
         site_name=site_name,
     )
 
@@ -372,24 +378,25 @@ class _PageMetadata:
             return str(headings[0].text_content())
         return None
 
-    def published_at(self) -> datetime | None:
+    def published_at(self, naive_zone: tzinfo = UTC) -> datetime | None:
         """The publication time from structured markup, most explicit source first."""
         for key in _PUBLISHED_META_KEYS:
-            if key in self.meta and (found := parse_datetime(self.meta[key])):
+            if key in self.meta and (found := parse_datetime(self.meta[key], naive_zone)):
                 return found
         article_nodes = self._article_nodes()
         for node in [*article_nodes, *(n for n in self.json_ld if n not in article_nodes)]:
             value = node.get("datePublished")
-            if isinstance(value, str) and (found := parse_datetime(value)):
+            if isinstance(value, str) and (found := parse_datetime(value, naive_zone)):
                 return found
         for element in self.tree.iterfind(".//*[@itemprop='datePublished']"):
             value = element.get("content") or element.get("datetime") or element.text_content()
-            if value and (found := parse_datetime(value)):
+            if value and (found := parse_datetime(value, naive_zone)):
                 return found
         for element in self.tree.iter("time"):
             value = element.get("datetime")
-            if value and not _is_off_article(element) and (found := parse_datetime(value)):
-                return found
+            if value and not _is_off_article(element):
+                if found := parse_datetime(value, naive_zone):
+                    return found
         return None
 
     def canonical_url(self, page_url: str) -> str | None:
@@ -686,8 +693,9 @@ def _absolute_http_url(href: str, base: str) -> str | None:
 # -- dates ---------------------------------------------------------------------------------------
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None or value.utcoffset() is None else value
+def _aware(value: datetime, naive_zone: tzinfo = UTC) -> datetime:
+    naive = value.tzinfo is None or value.utcoffset() is None
+    return value.replace(tzinfo=naive_zone) if naive else value
 
 
 def _parse_iso(text: str) -> datetime | None:
