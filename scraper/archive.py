@@ -345,7 +345,7 @@ def search(session: Session, query: SearchQuery) -> list[SearchHit]:
         else:
             fts5_query(query.text)  # same syntax rules on every backend
             tsquery = func.websearch_to_tsquery("simple", query.text)
-            document = literal_column("articles.search_vector")  # stored, GIN-indexed
+            document: ColumnElement[Any] = literal_column("articles.search_vector")  # GIN-indexed
             statement = statement.where(document.op("@@")(tsquery)).order_by(
                 func.ts_rank(document, tsquery).desc(), when.desc()
             )

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import TypeAlias
 
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-Trigger = CronTrigger | IntervalTrigger | OrTrigger
+Trigger: TypeAlias = CronTrigger | IntervalTrigger | OrTrigger
 
 _EVERY = re.compile(r"^every\s+(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

@@ -169,9 +169,7 @@ def create_app(
         ("/feed.atom", "feed", feed),
     ]
     for rule, endpoint, view in routes:
-        app.add_url_rule(
-            rule, endpoint, view, methods=["GET"], provide_automatic_options=False
-        )
+        app.add_url_rule(rule, endpoint, view, methods=["GET"], provide_automatic_options=False)
     return app
 
 

@@ -133,9 +133,7 @@ def parse_instant(value: str | None, name: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise DateInputError(
-            f"{name}: not an ISO 8601 date or time: {text[:40]!r}"
-        ) from None
+        raise DateInputError(f"{name}: not an ISO 8601 date or time: {text[:40]!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
