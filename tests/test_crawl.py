@@ -194,17 +194,13 @@ def test_run_once_end_to_end(site: FixtureSite, tmp_path: Path) -> None:
     assert html_path.is_file() and html_path.parent == tmp_path / "digests"
     html = html_path.read_text(encoding="utf-8")
     text = html_path.with_suffix(".txt").read_text(encoding="utf-8")
-    by_story: dict[str, str] = {}
+    titles: dict[str, list[str]] = defaultdict(list)
     for entry in GOLDEN["articles"]:
-        by_story.setdefault(entry["story"], entry["title"])
-    for title in by_story.values():
-        escaped = (
-            title.replace("&", "&amp;")
-            .replace("<", "&lt;")
-            .replace('"', "&#34;")
-            .replace("'", "&#39;")
-        )
-        assert title in text or escaped in html, title
+        titles[entry["story"]].append(entry["title"])
+    for label, candidates in titles.items():  # a story shows one of its copies' titles
+        assert any(title in text for title in candidates), label
+    assert f"{GOLDEN['counts']['stories']} new stories" in text
+    assert "<script" not in html.lower()
     assert (tmp_path / "digests" / "index.html").is_file()
 
     second = dramawatch(config, "run-once", site=site)
