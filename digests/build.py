@@ -183,6 +183,10 @@ def display_text(value: str, limit: int) -> str:
     """Give ``value`` as one line of at most ``limit`` characters: control characters (NUL
     included), bidi overrides and surrogates removed, whitespace collapsed, long text cut
     with '…'."""
+    if value.isprintable():
+        # the common case, checked in C: no control, format (bidi), surrogate, private or
+        # unassigned character, so only whitespace needs collapsing
+        return _cut(" ".join(value.split()), limit)
     kept = []
     for char in value:
         if char in _BIDI_CONTROLS:
@@ -192,7 +196,11 @@ def display_text(value: str, limit: int) -> str:
             kept.append(" ")
         elif category not in ("Cs", "Co", "Cn"):
             kept.append(char)
-    text = " ".join("".join(kept).split())
+    return _cut(" ".join("".join(kept).split()), limit)
+
+
+def _cut(text: str, limit: int) -> str:
+    """Give ``text`` cut to ``limit`` characters at a word boundary, with '…'."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
