@@ -311,7 +311,7 @@ def load_sqlite(url: str, n: int, seed: int, workers: int = 2) -> LoadReport:
         for band, value, article in collector.sorted_chunks():
             conn.exec_driver_sql(
                 "INSERT INTO lsh_bands (band, hash, article_id) VALUES (?, ?, ?)",
-                list(zip(band.tolist(), value.tolist(), article.tolist())),
+                list(zip(band.tolist(), value.tolist(), article.tolist(), strict=False)),
             )
             conn.commit()
         for statement in recreate:
@@ -364,7 +364,7 @@ def load_postgres(url: str, n: int, seed: int, workers: int = 2) -> LoadReport:
                     copy.write(
                         "".join(
                             f"{b}\t{h}\t{a}\n"
-                            for b, h, a in zip(band.tolist(), value.tolist(), article.tolist())
+                            for b, h, a in zip(band.tolist(), value.tolist(), article.tolist(), strict=False)
                         )
                     )
                 raw.commit()

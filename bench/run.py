@@ -540,17 +540,17 @@ def measure_crawl(
         "articles_stored": summary([c.get("articles", 0) for c in cold], 0),
         "stories": summary([c.get("stories", 0) for c in cold], 0),
         "recrawl_bytes_share": summary(
-            [share(c, a, "total_wire_bytes") for c, a in zip(cold, again)], 4
+            [share(c, a, "total_wire_bytes") for c, a in zip(cold, again, strict=False)], 4
         ),
         "recrawl_requests_share": summary(
-            [share(c, a, "total_requests") for c, a in zip(cold, again)], 4
+            [share(c, a, "total_requests") for c, a in zip(cold, again, strict=False)], 4
         ),
         "recrawl_wall_s": summary([a["wall_s"] for a in again], 2),
         "new_news_bytes_share": summary(
-            [share(c, f, "total_wire_bytes") for c, f in zip(cold, fresh)], 4
+            [share(c, f, "total_wire_bytes") for c, f in zip(cold, fresh, strict=False)], 4
         ),
         "new_news_requests_share": summary(
-            [share(c, f, "total_requests") for c, f in zip(cold, fresh)], 4
+            [share(c, f, "total_requests") for c, f in zip(cold, fresh, strict=False)], 4
         ),
         "new_news_article_fetches": summary(
             [f["site"]["requests"].get("article", 0) for f in fresh], 0
