@@ -1,7 +1,7 @@
 """Synthetic archives of N articles in the real schema, loaded in bulk, for the dedup and
 search measurements.
 
-The schema is made by ``scraper.db.upgrade`` (the Alembic migrations, FTS5 triggers or the
+The schema is made by ``scraper.storage.engine.upgrade`` (the Alembic migrations, FTS5 triggers or the
 GIN index included). Loading 1M articles row by row through the ORM would take hours, so
 rows go in with driver-level ``executemany`` (SQLite) or ``COPY`` (PostgreSQL) through
 SQLAlchemy connections. Full-text and band indexes are dropped for the load and recreated
@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from scraper import dedup  # noqa: E402
-from scraper.db import make_engine, upgrade  # noqa: E402
+from scraper.storage.engine import make_engine, upgrade  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 import newssite  # noqa: E402

@@ -326,7 +326,7 @@ CORE = ROOT  # the checkout whose code the crawls run (--core: a prototype copy)
 
 def crawl_command(config: Path) -> list[str]:
     """``dramawatch --config X crawl`` (the console script's module, so a fresh clone works)."""
-    return [sys.executable, "-m", "scraper.cli", "--config", str(config), "crawl"]
+    return [sys.executable, "-m", "scraper.app.cli", "--config", str(config), "crawl"]
 
 
 def crawl(server: SiteServer, config: Path, *, label: str) -> dict[str, Any]:
@@ -398,7 +398,7 @@ _BOUND_PAGES: list[tuple[str, str, datetime]] = []
 def _bound_worker_init() -> None:
     global _MATCHER
     from scraper.config import load_config
-    from scraper.match import compile_watchlist
+    from scraper.core.match import compile_watchlist
 
     _MATCHER = compile_watchlist(load_config(ROOT / "dramawatch.toml", env={}).watch)
 
@@ -408,12 +408,12 @@ _MATCHER: Any = None
 
 def _bound_one(index: int) -> int:
     """The pipeline's CPU work for one page: extract, then match the extracted title+text."""
-    from scraper.extract import Rejected, extract
+    from scraper.core.extract import Rejected, extract
 
     try:  # where the pipeline keeps it (the proposed core moves it beside extraction)
         from scraper.analysis import matched_text
     except ImportError:
-        from scraper.pipelines import matched_text
+        from scraper.crawler.pipelines import matched_text
 
     html, url, published = _BOUND_PAGES[index]
     result = extract(html, url, hint_published_at=published)
@@ -643,8 +643,11 @@ def child_dedup(spec: dict[str, Any]) -> dict[str, Any]:
     signatures; also store_article of new articles, rolled back."""
     import numpy as np
 
-    from scraper import archive, dedup
-    from scraper.db import make_engine, session_factory, upgrade
+    from sqlalchemy import select
+
+    from scraper.core import dedup
+    from scraper.storage import articles, models
+    from scraper.storage.engine import make_engine, session_factory, upgrade
 
     engine = make_engine(spec["url"])
     upgrade(engine)  # as every dramawatch command does: a cached archive gets new revisions
@@ -655,7 +658,7 @@ def child_dedup(spec: dict[str, Any]) -> dict[str, Any]:
         ids = rng.integers(1, n + 1, size=lookups // 2).tolist()
         rows = (
             session.execute(
-                archive.select(archive.Article.signature).where(archive.Article.id.in_(ids))
+                select(models.Article.signature).where(models.Article.id.in_(ids))
             )
             .scalars()
             .all()
@@ -682,7 +685,7 @@ def child_dedup(spec: dict[str, Any]) -> dict[str, Any]:
     budget_ends = time.perf_counter() + spec.get("budget_s", 60)
     with sessions() as session:
         started = time.perf_counter()
-        archive.find_story(session, queries[0][1])  # warm-up
+        articles.find_story(session, queries[0][1])  # warm-up
         first_ms = (time.perf_counter() - started) * 1000
         if first_ms > spec.get("budget_s", 60) * 1000 / 3:
             # a lookup that scans the whole archive: one sample tells, more would take hours
@@ -693,7 +696,7 @@ def child_dedup(spec: dict[str, Any]) -> dict[str, Any]:
             if number >= spec.get("min_lookups", 10) and time.perf_counter() > budget_ends:
                 break  # a slow lookup (a full scan) is measured on fewer samples
             started = time.perf_counter()
-            story = archive.find_story(session, sig)
+            story = articles.find_story(session, sig)
             times[kind].append((time.perf_counter() - started) * 1000)
             found += story is not None and kind == "duplicate"
     rss_after = _rss_mb()
@@ -703,7 +706,7 @@ def child_dedup(spec: dict[str, Any]) -> dict[str, Any]:
     for number, (kind, sig) in enumerate(queries[: spec["stores"]]):
         if number >= 2 and time.perf_counter() > budget_ends:
             break
-        record = archive.ArticleRecord(
+        record = articles.ArticleRecord(
             canonical_url=f"https://bench.test/new/{number}",
             urls=(f"https://bench.test/new/{number}",),
             source="Bench",
@@ -712,14 +715,14 @@ def child_dedup(spec: dict[str, Any]) -> dict[str, Any]:
             author=None,
             language="en",
             published_at=now,
-            mentions=(archive.MentionRecord("Kim Soo-hyun", ((0, 12),)),),
+            mentions=(articles.MentionRecord("Kim Soo-hyun", ((0, 12),)),),
             signature=sig,
             content_hash=f"{number:064x}",
         )
         session = sessions()
         transaction = session.begin()
         started = time.perf_counter()
-        archive.store_article(session, record, now)
+        articles.store_article(session, record, now)
         session.flush()
         store_ms.append((time.perf_counter() - started) * 1000)
         transaction.rollback()
@@ -826,9 +829,9 @@ SEARCHES: dict[str, list[dict[str, Any]]] = {
 
 
 def child_search(spec: dict[str, Any]) -> dict[str, Any]:
-    """archive.search + article_json (what ``search --format json`` and /api/search do)."""
-    from scraper import archive
-    from scraper.db import make_engine, session_factory, upgrade
+    """archive_search.search + article_json (what ``search --format json`` and /api/search do)."""
+    from scraper.storage import search as archive_search
+    from scraper.storage.engine import make_engine, session_factory, upgrade
 
     upgrade(make_engine(spec["url"]))  # as every dramawatch command does
     engine = (
@@ -843,15 +846,15 @@ def child_search(spec: dict[str, Any]) -> dict[str, Any]:
         times: list[float] = []
         hits = 0
         with sessions() as session:
-            archive.search(session, archive.SearchQuery(**variants[0]))  # warm-up
+            archive_search.search(session, archive_search.SearchQuery(**variants[0]))  # warm-up
             budget_ends = time.perf_counter() + spec.get("budget_s", 60)
             for number in range(spec["repeat"]):
                 if number >= len(variants) and time.perf_counter() > budget_ends:
                     break  # very slow queries are measured on fewer samples
                 variant = variants[number % len(variants)]
                 started = time.perf_counter()
-                found = archive.search(session, archive.SearchQuery(**variant))
-                rows = [archive.article_json(h.article, h.snippet) for h in found]
+                found = archive_search.search(session, archive_search.SearchQuery(**variant))
+                rows = [archive_search.article_json(h.article, h.snippet) for h in found]
                 times.append((time.perf_counter() - started) * 1000)
                 hits += len(rows)
                 session.expunge_all()

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from scraper.urls import is_http_url
+from scraper.core.urls import is_http_url
 
 KIND_ORDER = ("drama", "person", "other")
 KIND_LABELS = {"drama": "Dramas", "person": "People", "other": "Other"}

@@ -41,9 +41,9 @@ from digests.build import (
 )
 from digests.render import render_html, render_index, render_text
 from digests.send import DeliveryError, Outgoing, deliver, parse_smtp_url
-from scraper import archive
 from scraper.config import Config
-from scraper.models import Article, Digest, Mention, ServiceLock, Story
+from scraper.storage import search as archive_search
+from scraper.storage.models import Article, Digest, Mention, ServiceLock, Story
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ def story_rows(session: Session, start: datetime, end: datetime) -> list[StoryRo
         .options(selectinload(Story.articles).selectinload(Article.mentions))
         .order_by(Story.id)
     ).all()
-    everything = archive.SearchQuery()
+    everything = archive_search.SearchQuery()
     return [
         StoryRow(
             story_id=story.id,
@@ -296,7 +296,7 @@ def story_rows(session: Session, start: datetime, end: datetime) -> list[StoryRo
                     published_at=article.published_at,
                     first_seen_at=article.first_seen_at,
                     entities=tuple(m.entity for m in article.mentions),
-                    snippet=archive.make_snippet(article, everything),
+                    snippet=archive_search.make_snippet(article, everything),
                 )
                 for article in story.articles
                 if article.first_seen_at < end

@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from scraper.models import Digest
+from scraper.storage.models import Digest
 
 logger = logging.getLogger(__name__)
 

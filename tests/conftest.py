@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from scraper.db import make_engine, session_factory, upgrade
+from scraper.storage.engine import make_engine, session_factory, upgrade
 from tests.site import CONFIG as SITE_CONFIG
 from tests.site import FixtureSite
 
@@ -177,7 +177,7 @@ def dramawatch(
 ) -> subprocess.CompletedProcess[str]:
     """Run the dramawatch command line in a subprocess, as cron would."""
     return subprocess.run(
-        [sys.executable, "-m", "scraper.cli", "--config", str(config), *args],
+        [sys.executable, "-m", "scraper.app.cli", "--config", str(config), *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from scraper import archive, dedup
-from scraper.archive import ArticleRecord, MentionRecord
 from scraper.config import Config, load_config
+from scraper.core import dedup
+from scraper.storage import articles
+from scraper.storage.articles import ArticleRecord, MentionRecord
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -145,7 +146,7 @@ def store(sessions: sessionmaker[Session], items: Sequence[Piece]) -> None:
     """Store fixture articles, each committed on its own as the pipeline does."""
     for piece in items:
         with sessions.begin() as session:
-            archive.store_article(session, record(piece), piece.seen)
+            articles.store_article(session, record(piece), piece.seen)
 
 
 def write_config(

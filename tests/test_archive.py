@@ -9,10 +9,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from scraper import archive, dedup
-from scraper.archive import ArticleRecord, MentionRecord, SearchQuery, SearchSyntaxError
-from scraper.db import make_engine, session_factory
-from scraper.models import Article, ArticleUrl, Mention, Story
+from scraper.core import dedup
+from scraper.storage import articles
+from scraper.storage import search as archive_search
+from scraper.storage.articles import ArticleRecord, MentionRecord
+from scraper.storage.engine import make_engine, session_factory
+from scraper.storage.models import Article, ArticleUrl, Mention, Story
+from scraper.storage.search import SearchQuery, SearchSyntaxError
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -61,9 +64,9 @@ def record(
 
 def store(
     sessions: sessionmaker[Session], rec: ArticleRecord, now: datetime = NOW
-) -> archive.StoreResult:
+) -> articles.StoreResult:
     with sessions.begin() as session:
-        return archive.store_article(session, rec, now)
+        return articles.store_article(session, rec, now)
 
 
 def count(sessions: sessionmaker[Session], model: type) -> int:
@@ -143,7 +146,7 @@ def test_syndicated_copy_shares_the_story_and_unrelated_does_not(
 
 def test_stories_are_found_across_runs_through_persisted_bands(database_url: str) -> None:
     first_engine = make_engine(database_url)
-    from scraper.db import upgrade
+    from scraper.storage.engine import upgrade
 
     upgrade(first_engine)
     original = store(session_factory(first_engine), record("https://kwave.example/ost-presale"))
@@ -162,7 +165,7 @@ def test_stories_are_found_across_runs_through_persisted_bands(database_url: str
 def test_concurrent_writers_store_one_article(sessions: sessionmaker[Session]) -> None:
     """Two workers storing the same article at once: one row, no crash."""
     barrier = threading.Barrier(4)
-    results: list[archive.StoreResult] = []
+    results: list[articles.StoreResult] = []
     errors: list[BaseException] = []
 
     def worker(i: int) -> None:
@@ -206,7 +209,8 @@ def searchable(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
 
 def search(sessions: sessionmaker[Session], **kwargs: object) -> list[str]:
     with sessions() as session:
-        return [h.article.canonical_url for h in archive.search(session, SearchQuery(**kwargs))]  # type: ignore[arg-type]
+        hits = archive_search.search(session, SearchQuery(**kwargs))  # type: ignore[arg-type]
+        return [h.article.canonical_url for h in hits]
 
 
 def test_search_full_text_and_filters(searchable: sessionmaker[Session]) -> None:
@@ -245,8 +249,8 @@ def test_malformed_search_text_is_a_syntax_error(
 
 def test_snippet_and_json_shape(searchable: sessionmaker[Session]) -> None:
     with searchable() as session:
-        hit = archive.search(session, SearchQuery(text="stickers"))[0]
-        data = archive.article_json(hit.article, hit.snippet)
+        hit = archive_search.search(session, SearchQuery(text="stickers"))[0]
+        data = archive_search.article_json(hit.article, hit.snippet)
     assert list(data) == [
         "id",
         "url",

@@ -19,10 +19,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from scraper import archive, dedup
-from scraper.archive import ArticleRecord, MentionRecord
-from scraper.cli import main, terminal_safe
-from scraper.db import make_engine, session_factory, upgrade
+from scraper.app.cli import main, terminal_safe
+from scraper.core import dedup
+from scraper.storage import articles
+from scraper.storage import search as archive_search
+from scraper.storage.articles import ArticleRecord, MentionRecord
+from scraper.storage.engine import make_engine, session_factory, upgrade
 from tests.conftest import dramawatch, make_config
 from tests.site import FAULTS_CONFIG
 
@@ -138,7 +140,7 @@ def build_archive(database_url: str) -> None:
     ]
     with sessions.begin() as session:
         for rec in records:
-            archive.store_article(session, rec, datetime(2026, 11, 20, 10, tzinfo=UTC))
+            articles.store_article(session, rec, datetime(2026, 11, 20, 10, tzinfo=UTC))
     engine.dispose()
 
 
@@ -203,7 +205,7 @@ def test_nul_in_search_text_is_ignored_on_every_backend(database_url: str) -> No
     engine = make_engine(database_url)
     try:
         with session_factory(engine)() as session:
-            hits = archive.search(session, archive.SearchQuery(text="Kim\x00Ji-won"))
+            hits = archive_search.search(session, archive_search.SearchQuery(text="Kim\x00Ji-won"))
             assert [hit.article.title for hit in hits] == ["Kim Ji-won writes a farewell letter"]
     finally:
         engine.dispose()

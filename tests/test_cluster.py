@@ -27,7 +27,9 @@ from scrapy import Request
 from scrapy.utils.request import request_from_dict
 from sqlalchemy import create_engine, text
 
-from scraper.cluster import (
+from scraper.config import Config, load_config
+from scraper.core.urls import url_key
+from scraper.crawler.cluster import (
     ACTIVITY_KEY,
     ALIVE_KEY,
     BUSY_KEY,
@@ -46,10 +48,8 @@ from scraper.cluster import (
     frontier_state,
     safe_url,
 )
-from scraper.config import Config, load_config
-from scraper.spiders.news import NewsSpider
-from scraper.spiders.worker import SharedBudget, WorkerSpider
-from scraper.urls import url_key
+from scraper.crawler.spiders.news import NewsSpider
+from scraper.crawler.spiders.worker import SharedBudget, WorkerSpider
 from tests.conftest import cli_env, dramawatch
 from tests.site import CONFIG as SITE_CONFIG
 from tests.site import EXPECTED, FixtureSite
@@ -228,8 +228,8 @@ class FakeEngine:
 def test_worker_follows_each_new_run(config: Config) -> None:
     from twisted.internet.defer import Deferred
 
-    from scraper.cluster import WorkerExtension
-    from scraper.middlewares import RobotsTxtMiddleware
+    from scraper.crawler.cluster import WorkerExtension
+    from scraper.crawler.middlewares import RobotsTxtMiddleware
 
     spider = WorkerSpider(config, NOW)
     robots = RobotsTxtMiddleware.__new__(RobotsTxtMiddleware)
@@ -254,7 +254,7 @@ def test_worker_follows_each_new_run(config: Config) -> None:
 
 
 def test_a_worker_holds_at_most_its_claim_limit() -> None:
-    from scraper.cluster import has_room
+    from scraper.crawler.cluster import has_room
 
     def crawler(held: int) -> Any:
         slot = SimpleNamespace(inprogress=set(range(held)))
@@ -317,7 +317,7 @@ def test_safe_url_hides_the_password() -> None:
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """Start ``dramawatch worker`` the way an operator does."""
     return subprocess.Popen(
-        [sys.executable, "-m", "scraper.cli", "--config", str(SITE_CONFIG), "-v", "worker"],
+        [sys.executable, "-m", "scraper.app.cli", "--config", str(SITE_CONFIG), "-v", "worker"],
         env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )
 

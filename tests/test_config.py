@@ -192,7 +192,7 @@ def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path: Path, label: str) 
     text = next(b[1] for b in BROKEN if b[0] == label)
     path = write(tmp_path, text)
     result = subprocess.run(
-        [sys.executable, "-m", "scraper.cli", "--config", str(path), "runs"],
+        [sys.executable, "-m", "scraper.app.cli", "--config", str(path), "runs"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -207,7 +207,7 @@ def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path: Path, label: str) 
 def test_config_found_through_environment(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL)
     result = subprocess.run(
-        [sys.executable, "-m", "scraper.cli", "runs", "--format", "json"],
+        [sys.executable, "-m", "scraper.app.cli", "runs", "--format", "json"],
         capture_output=True,
         text=True,
         timeout=60,

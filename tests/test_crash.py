@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from scraper import archive
-from scraper.extensions import RUN_HEARTBEAT_TTL, close_dead_runs, process_holder
-from scraper.models import CrawlRun
-from scraper.urls import url_key
+from scraper.core.urls import url_key
+from scraper.crawler.extensions import RUN_HEARTBEAT_TTL, close_dead_runs, process_holder
+from scraper.storage import runs as run_history
+from scraper.storage.models import CrawlRun
 from tests.conftest import ROOT, cli_env, make_config
 from tests.site import EXPECTED, FAULTS_CONFIG, FixtureSite
 from tests.test_cli import call_cli
@@ -162,7 +162,7 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash]:
         serve_crash_site(site)
         env = cli_env(site)
         crawl = subprocess.Popen(
-            [sys.executable, "-m", "scraper.cli", "--config", str(config), "crawl"],
+            [sys.executable, "-m", "scraper.app.cli", "--config", str(config), "crawl"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
@@ -182,7 +182,7 @@ def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crash]:
         runs_at_kill = query(database, "SELECT id, status FROM crawl_runs")
         site.clear_log()
         resumed = subprocess.run(
-            [sys.executable, "-m", "scraper.cli", "--config", str(config), "run-once"],
+            [sys.executable, "-m", "scraper.app.cli", "--config", str(config), "run-once"],
             capture_output=True,
             text=True,
             env=env,
@@ -279,7 +279,7 @@ def test_only_runs_whose_process_died_are_closed(sessions: sessionmaker[Session]
     ids = {}
     with sessions.begin() as session:
         for name, (worker, heartbeat, _) in cases.items():
-            ids[name] = archive.start_run(session, now - timedelta(minutes=30))
+            ids[name] = run_history.start_run(session, now - timedelta(minutes=30))
             run = session.get_one(CrawlRun, ids[name])
             run.worker, run.heartbeat_at = worker, heartbeat
     with sessions.begin() as session:
@@ -300,7 +300,7 @@ def test_two_run_once_at_the_same_time_store_everything_once(
     site: FixtureSite, tmp_path: Path
 ) -> None:
     config = make_config(tmp_path)
-    command = [sys.executable, "-m", "scraper.cli", "--config", str(config), "run-once"]
+    command = [sys.executable, "-m", "scraper.app.cli", "--config", str(config), "run-once"]
     both = [
         subprocess.Popen(
             command,

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from scraper.db import make_engine, session_factory
-from scraper.models import Article, ArticleUrl, CrawlRun, Mention, Story
-from scraper.urls import url_key
+from scraper.core.urls import url_key
+from scraper.storage.engine import make_engine, session_factory
+from scraper.storage.models import Article, ArticleUrl, CrawlRun, Mention, Story
 from tests.conftest import dramawatch, make_config
 from tests.site import EXPECTED, FixtureSite
 

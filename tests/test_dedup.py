@@ -1,4 +1,4 @@
-"""Tests for scraper.dedup: stories join copies and rewrites, never independent articles.
+"""Tests for scraper.core.dedup: stories join copies and rewrites, never independent articles.
 
 The articles below are our own prose (facts of the kind the seeds report, no seed sentences).
 """
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scraper.dedup import (
+from scraper.core.dedup import (
     BANDS,
     NUM_PERM,
     ROWS,

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from digests.publish import run_digest
-from scraper.db import make_engine, session_factory, upgrade
+from scraper.storage.engine import make_engine, session_factory, upgrade
 from tests.conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path
 from tests.digest_fixtures import HOSTILE_TITLE, NOW, make_config, pieces, store
 

@@ -1,4 +1,4 @@
-"""Tests for scraper.discovery: feeds, sitemaps and listing pages from our own fixtures."""
+"""Tests for scraper.core.discovery: feeds, sitemaps and listing pages from our own fixtures."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scraper import discovery
-from scraper.discovery import (
+from scraper.core import discovery
+from scraper.core.discovery import (
     Candidate,
     DiscoveryError,
     Listing,

@@ -1,4 +1,4 @@
-"""Tests for scraper.extract: golden pages with expected fields, then each rule on small pages."""
+"""scraper.core.extract: golden pages with expected fields, then each rule on small pages."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scraper.extract import (
+from scraper.core.extract import (
     MAX_TITLE_CHARS,
     Extracted,
     Rejected,

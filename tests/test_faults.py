@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from scraper.config import load_config
-from scraper.urls import url_key
+from scraper.core.urls import url_key
 from tests.conftest import dramawatch, make_config
 from tests.site import EXPECTED, FAULTS_CONFIG, AccessRecord, FixtureSite
 from tests.test_cli import call_cli

@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 from scrapy.http import HtmlResponse, Request, Response, TextResponse, XmlResponse
 from scrapy.utils.test import get_crawler
 
-from scraper.extract import MAX_TITLE_CHARS, Extracted, Rejected, extract
-from scraper.items import PageItem
-from scraper.spiders.news import NewsSpider
-from scraper.urls import clean_url, is_http_url, url_key
+from scraper.core.extract import MAX_TITLE_CHARS, Extracted, Rejected, extract
+from scraper.core.urls import clean_url, is_http_url, url_key
+from scraper.crawler.items import PageItem
+from scraper.crawler.spiders.news import NewsSpider
 from tests.conftest import dramawatch, make_config
 from tests.site import FAULTS_CONFIG, FixtureSite
 from tests.test_cli import assert_terminal_safe, call_cli
@@ -370,7 +370,7 @@ def test_non_http_links_never_become_http_urls(scheme: str, rest: str, base: str
 )
 def test_articles_told_apart_by_their_query_stay_apart(name: str, a: str, b: str) -> None:
     """Outlets whose article identity is in the query (articleView.html?idxno=N)."""
-    from scraper.urls import TRACKING_PARAMS
+    from scraper.core.urls import TRACKING_PARAMS
 
     if a == b or name in TRACKING_PARAMS:
         return

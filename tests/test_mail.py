@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digests.publish import EPOCH, run_digest
 from digests.send import DeliveryError, parse_smtp_url, redact_url, transmit
-from scraper.models import Digest
+from scraper.storage.models import Digest
 from tests.digest_fixtures import NOW, Mailbox, Piece, free_port, make_config, pieces, store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,7 +225,7 @@ def test_crash_between_render_and_send_then_restart_mails_once(
     env = {**os.environ, "DRAMAWATCH_SMTP_URL": f"smtp://127.0.0.1:{silent.getsockname()[1]}"}
     env["PYTHONPATH"] = str(ROOT)
     child = subprocess.Popen(
-        [sys.executable, "-m", "scraper.cli", "--config", str(config.path), "digest", "--send"],
+        [sys.executable, "-m", "scraper.app.cli", "--config", str(config.path), "digest", "--send"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""Tests for scraper.match: spelling variants match, longer words do not, spans are exact."""
+"""Tests for scraper.core.match: spelling variants match, longer words do not, spans are exact."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from scraper.match import Matcher, Mention, WatchListError, WatchTerm, compile_watchlist
+from scraper.core.match import Matcher, Mention, WatchListError, WatchTerm, compile_watchlist
 
 KIM = WatchTerm("Kim Soo-hyun", "person", ("김수현",))
 QUEEN = WatchTerm("Queen of Tears", "drama", ("눈물의 여왕",))

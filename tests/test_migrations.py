@@ -8,9 +8,11 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import insert, select, text
 
-from scraper import archive, dedup
-from scraper.db import alembic_config, make_engine, session_factory, upgrade
-from scraper.models import Article, ArticleUrl, CrawlRun, LshBand, Mention, Story
+from scraper.core import dedup
+from scraper.storage import articles
+from scraper.storage import search as archive_search
+from scraper.storage.engine import alembic_config, make_engine, session_factory, upgrade
+from scraper.storage.models import Article, ArticleUrl, CrawlRun, LshBand, Mention, Story
 
 STARTED = datetime(2026, 10, 1, 6, 0, tzinfo=UTC)
 TEXT = (
@@ -88,13 +90,13 @@ def test_previous_schema_upgrades_with_data_intact(database_url: str) -> None:
         assert [u.url for u in article.urls] == ["https://kwave.example/news/script?utm_source=rss"]
         run = session.scalars(select(CrawlRun)).one()
         assert (run.pages_fetched, run.status, run.heartbeat_at) == (12, "finished", STARTED)
-        hits = archive.search(session, archive.SearchQuery(text="sixteen episodes"))
+        hits = archive_search.search(session, archive_search.SearchQuery(text="sixteen episodes"))
         assert [h.article.id for h in hits] == [article_id]
         revision = session.scalar(text("SELECT version_num FROM alembic_version"))
     assert revision == ScriptDirectory.from_config(alembic_config()).get_current_head()
     # the upgraded archive keeps working: a syndicated copy joins the old article's story
     with sessions.begin() as session:
-        copy = archive.ArticleRecord(
+        copy = articles.ArticleRecord(
             canonical_url="https://dramabeat.example/script",
             urls=(),
             source="Drama Beat",
@@ -107,7 +109,7 @@ def test_previous_schema_upgrades_with_data_intact(database_url: str) -> None:
             signature=dedup.signature(TEXT + " Reprinted."),
             content_hash="x",
         )
-        result = archive.store_article(session, copy, datetime.now(UTC))
+        result = articles.store_article(session, copy, datetime.now(UTC))
     assert result.story_id == story_id
     with sessions() as session:
         assert session.scalar(select(CrawlRun.worker)) is None

@@ -11,9 +11,12 @@ from typing import Any
 from alembic import command
 from sqlalchemy import create_engine, event, inspect, text
 
-from scraper import archive, dedup
-from scraper.archive import ArticleRecord, MentionRecord, SearchQuery
-from scraper.db import alembic_config, make_engine, session_factory, upgrade
+from scraper.core import dedup
+from scraper.storage import articles
+from scraper.storage import search as archive_search
+from scraper.storage.articles import ArticleRecord, MentionRecord
+from scraper.storage.engine import alembic_config, make_engine, session_factory, upgrade
+from scraper.storage.search import SearchQuery
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -98,7 +101,7 @@ def test_postgres_search_uses_the_gin_index(postgres_url: str) -> None:
 
     event.listen(engine, "before_cursor_execute", capture)
     with session_factory(engine)() as session:
-        hits = archive.search(session, SearchQuery(text="Yongdu-ri", limit=20))
+        hits = archive_search.search(session, SearchQuery(text="Yongdu-ri", limit=20))
     event.remove(engine, "before_cursor_execute", capture)
     assert len(hits) == 10
     assert statements, "search did not use websearch_to_tsquery on PostgreSQL"
@@ -171,7 +174,7 @@ def store_all(database_url: str, process: int, barrier: Any) -> None:
     barrier.wait(timeout=60)
     for record in batch:
         with sessions.begin() as session:
-            archive.store_article(session, record, datetime.now(UTC))
+            articles.store_article(session, record, datetime.now(UTC))
 
 
 def test_concurrent_writer_processes_never_duplicate(database_url: str) -> None:

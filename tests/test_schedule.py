@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from scraper.schedule import ScheduleError, cron_weekdays, interval_of, parse_schedule
+from scraper.config.schedule import ScheduleError, cron_weekdays, interval_of, parse_schedule
 
 UTC = ZoneInfo("UTC")
 SEOUL = ZoneInfo("Asia/Seoul")

@@ -21,12 +21,12 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-import scheduler
 from digests.publish import run_digest
-from scraper import archive
+from scraper.app import service as scheduler
 from scraper.config import load_config
-from scraper.db import make_engine, session_factory, upgrade
-from scraper.models import CrawlRun, Digest
+from scraper.storage import runs as run_history
+from scraper.storage.engine import make_engine, session_factory, upgrade
+from scraper.storage.models import CrawlRun, Digest
 from tests.conftest import ROOT, cli_env
 from tests.digest_fixtures import NOW, Mailbox, free_port, make_config, pieces, store
 from tests.site import CONFIG as SITE_CONFIG
@@ -163,9 +163,9 @@ def test_status_lines(sessions: sessionmaker[Session], database_url: str, tmp_pa
     assert scheduler.status_lines(config, sessions)[0] == "scheduler: not running"
     now = datetime.now(UTC)
     with sessions.begin() as session:
-        run_id = archive.start_run(session, now - timedelta(minutes=2))
-        archive.count_pages(session, run_id, {"Nowhere": 3})
-        archive.record_error(
+        run_id = run_history.start_run(session, now - timedelta(minutes=2))
+        run_history.count_pages(session, run_id, {"Nowhere": 3})
+        run_history.record_error(
             session,
             run_id,
             "Nowhere",
@@ -173,7 +173,7 @@ def test_status_lines(sessions: sessionmaker[Session], database_url: str, tmp_pa
             "Connection refused",
             now,
         )
-        archive.finish_run(session, run_id, "finished", now - timedelta(minutes=1))
+        run_history.finish_run(session, run_id, "finished", now - timedelta(minutes=1))
     store(sessions, pieces(now)[:2])
     run_digest(config, sessions, now=now)
     scheduler.Lease(sessions, scheduler.LOCK_NAME, "host-a pid 7", timedelta(seconds=30)).acquire(

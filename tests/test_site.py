@@ -558,7 +558,7 @@ SEPARATORS = r"[\s\-\u2010-\u2015\u00a0\u200b]*"
 
 
 def mention_patterns() -> list[tuple[str, list[re.Pattern[str]]]]:
-    """A small stand-in for scraper/match.py's rules, enough to check the golden entities."""
+    """A small stand-in for scraper/core/match.py's rules, enough to check the golden entities."""
 
     def pattern(name: str) -> re.Pattern[str]:
         if re.search(r"[\uac00-\ud7a3]", name):

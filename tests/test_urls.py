@@ -1,4 +1,4 @@
-"""Tests for scraper.urls: display form, identity key, and their properties."""
+"""Tests for scraper.core.urls: display form, identity key, and their properties."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from scraper.urls import (
+from scraper.core.urls import (
     AMP_QUERY_PARAMS,
     TRACKING_PARAMS,
     clean_url,

@@ -1,6 +1,6 @@
 """The web app over HTTP (Flask's test client), on SQLite and the real PostgreSQL.
 
-The fixture archive is stored through ``archive.store_article`` with mentions found by the
+The fixture archive is stored through ``articles.store_article`` with mentions found by the
 real matcher, so stories, spans and search behave as after a crawl. It holds hostile content
 (markup, event handlers, javascript:/data: URLs, bidi overrides, a 10,000-character title):
 every page must show it as text and link nothing but http(s).
@@ -34,13 +34,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from digests.publish import run_digest
-from scraper import archive, dedup
-from scraper.archive import ArticleRecord, MentionRecord
 from scraper.config import Config, load_config
-from scraper.db import make_engine, session_factory, upgrade
-from scraper.match import compile_watchlist
-from scraper.models import Article, CrawlError, CrawlRun, Digest, Mention, RunSource, Story
-from scraper.urls import url_key
+from scraper.core import dedup
+from scraper.core.match import compile_watchlist
+from scraper.core.urls import url_key
+from scraper.storage import articles
+from scraper.storage import runs as run_history
+from scraper.storage import search as archive_search
+from scraper.storage.articles import ArticleRecord, MentionRecord
+from scraper.storage.engine import make_engine, session_factory, upgrade
+from scraper.storage.models import Article, CrawlError, CrawlRun, Digest, Mention, RunSource, Story
 from tests.site import EXPECTED
 from web import app as web_app
 from web.app import authorized, create_app, is_loopback, read_only_engine, serve, start_message
@@ -228,25 +231,25 @@ def build_archive(sessions: sessionmaker[Session], config: Config) -> Fixture:
             content_hash=dedup.content_hash(spec.title, spec.text),
         )
         with sessions.begin() as session:
-            stored = archive.store_article(session, record, seen)
+            stored = articles.store_article(session, record, seen)
         ids[spec.key] = stored.article_id
         stories[spec.key] = stored.story_id
     with sessions.begin() as session:
-        first = archive.start_run(session, NOW - timedelta(days=1))
-        archive.count_pages(session, first, {"K-Wave Daily": 10, "Seoul Screen": 4})
-        archive.record_error(session, first, "Broken Outlet", "http://broken.test/feed",
+        first = run_history.start_run(session, NOW - timedelta(days=1))
+        run_history.count_pages(session, first, {"K-Wave Daily": 10, "Seoul Screen": 4})
+        run_history.record_error(session, first, "Broken Outlet", "http://broken.test/feed",
                              "connection refused", NOW - timedelta(days=1))
-        archive.finish_run(session, first, "finished", NOW - timedelta(hours=23, minutes=58))
-        second = archive.start_run(session, NOW - timedelta(hours=1))
-        archive.count_pages(
+        run_history.finish_run(session, first, "finished", NOW - timedelta(hours=23, minutes=58))
+        second = run_history.start_run(session, NOW - timedelta(hours=1))
+        run_history.count_pages(
             session, second, {"K-Wave Daily": 5, "Seoul Screen": 3, "Hallyu Ledger": 7}
         )
-        archive.count_article(session, second, "K-Wave Daily", "new")
-        archive.record_error(session, second, "Broken Outlet", "javascript:alert('url')",
+        run_history.count_article(session, second, "K-Wave Daily", "new")
+        run_history.record_error(session, second, "Broken Outlet", "javascript:alert('url')",
                              "<script>alert('reason')</script> timed out", NOW - timedelta(hours=1))
-        archive.record_error(session, second, "Seoul Screen", "https://seoulscreen.test/404",
+        run_history.record_error(session, second, "Seoul Screen", "https://seoulscreen.test/404",
                              "HTTP 404", NOW - timedelta(hours=1))
-        archive.finish_run(session, second, "finished", NOW - timedelta(minutes=50))
+        run_history.finish_run(session, second, "finished", NOW - timedelta(minutes=50))
     written = run_digest(config, sessions, until=NOW, now=NOW)  # the real digest renderer
     digests = add_digests(sessions, config)
     with sessions() as session:
@@ -665,10 +668,10 @@ def test_api_search_gives_the_cli_objects(client: FlaskClient, fixture: Fixture)
     check_headers(response.headers)
     got = response.get_json()
     with fixture.sessions() as session:
-        hits = archive.search(
-            session, archive.SearchQuery(text="record", entity="Queen of Tears", limit=5)
+        hits = archive_search.search(
+            session, archive_search.SearchQuery(text="record", entity="Queen of Tears", limit=5)
         )
-        expected = [archive.article_json(h.article, h.snippet) for h in hits]
+        expected = [archive_search.article_json(h.article, h.snippet) for h in hits]
     assert got == json.loads(json.dumps(expected))
     assert set(got[0]) == {
         "id", "url", "urls", "title", "published_at", "first_seen_at", "source", "entities",
@@ -894,7 +897,7 @@ def test_dramawatch_web_serves_with_waitress_and_stops_on_sigterm(tmp_path: Path
     config_path.write_text(CONFIG_TOML.replace("unused.db", "fresh/archive.db"), encoding="utf-8")
     env = {**os.environ, "DRAMAWATCH_WEB_PASSWORD": "hunter2", "PYTHONPATH": str(ROOT)}
     env.pop("DRAMAWATCH_DATABASE_URL", None)
-    command = [sys.executable, "-m", "scraper.cli", "--config", str(config_path), "web"]
+    command = [sys.executable, "-m", "scraper.app.cli", "--config", str(config_path), "web"]
     process = subprocess.Popen(
         [*command, "--port", "0"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
@@ -954,7 +957,7 @@ def test_no_write_statement_reaches_the_database(fixture: Fixture, client: Flask
 # ---------------------------------------------------------------- the pipeline's archive
 # The archive the real crawl builds from the loopback fixture site (conftest's
 # crawled_archive, SQLite), and the same articles stored into PostgreSQL through
-# archive.store_article, which assigns the stories again on that engine.
+# articles.store_article, which assigns the stories again on that engine.
 
 GOLDEN: dict[str, Any] = json.loads(EXPECTED.read_text(encoding="utf-8"))
 
@@ -973,12 +976,12 @@ def _columns(row: Any) -> dict[str, Any]:
 def copy_archive(source: sessionmaker[Session], target: sessionmaker[Session]) -> None:
     """Store every crawled article again (in first-seen order), then copy the run history."""
     with source() as reading:
-        articles = reading.scalars(
+        crawled = reading.scalars(
             select(Article)
             .order_by(Article.first_seen_at, Article.id)
             .options(selectinload(Article.urls), selectinload(Article.mentions))
         ).all()
-        for article in articles:
+        for article in crawled:
             record = ArticleRecord(
                 canonical_url=article.canonical_url,
                 urls=tuple(u.url for u in article.urls),
@@ -996,7 +999,7 @@ def copy_archive(source: sessionmaker[Session], target: sessionmaker[Session]) -
                 content_hash=article.content_hash,
             )
             with target.begin() as writing:
-                archive.store_article(writing, record, article.first_seen_at)
+                articles.store_article(writing, record, article.first_seen_at)
         history = [
             *reading.scalars(select(CrawlRun)),
             *reading.scalars(select(RunSource)),
@@ -1106,8 +1109,8 @@ def test_pipeline_sources_and_api(crawled: Crawled) -> None:
         assert int(new) == int(archived) == expected, source["name"]
     got = client.get("/api/search?limit=0").get_json()
     with crawled.sessions() as session:
-        hits = archive.search(session, archive.SearchQuery(limit=None))
-        expected = [archive.article_json(h.article, h.snippet) for h in hits]
+        hits = archive_search.search(session, archive_search.SearchQuery(limit=None))
+        expected = [archive_search.article_json(h.article, h.snippet) for h in hits]
     assert got == json.loads(json.dumps(expected))
     assert len(got) == GOLDEN["counts"]["articles_stored"]
     page(client, "/digests")

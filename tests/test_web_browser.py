@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from scraper.db import make_engine, session_factory, upgrade
+from scraper.storage.engine import make_engine, session_factory, upgrade
 from tests.conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path
 from tests.test_web import NOW, Fixture, build_archive, web_config
 from web.app import create_app, make_server

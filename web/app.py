@@ -32,11 +32,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from scraper import archive
 from scraper.config import Config
-from scraper.db import make_engine, session_factory, upgrade
-from scraper.match import Matcher, compile_watchlist
-from scraper.models import Article, Digest
+from scraper.core.match import Matcher, compile_watchlist
+from scraper.storage import search as archive_search
+from scraper.storage.engine import make_engine, session_factory, upgrade
+from scraper.storage.models import Article, Digest
 from web import queries
 from web.charts import timeline_svg
 from web.display import (
@@ -318,10 +318,10 @@ def _query_text(value: str | None) -> str | None:
     return text or None
 
 
-def _run_search(query: archive.SearchQuery) -> list[archive.SearchHit]:
+def _run_search(query: archive_search.SearchQuery) -> list[archive_search.SearchHit]:
     try:
-        return archive.search(db(), query)
-    except archive.SearchSyntaxError as exc:
+        return archive_search.search(db(), query)
+    except archive_search.SearchSyntaxError as exc:
         raise PageError(400, f"The search text could not be understood: {exc}.") from None
 
 
@@ -361,7 +361,7 @@ def search_page() -> str:
     since = day_range(first, first, ctx.zone)[0] if first else None
     until = day_range(last, last, ctx.zone)[1] if last else None
     hits = _run_search(
-        archive.SearchQuery(
+        archive_search.SearchQuery(
             text=text,
             entity=entity,
             source=source,
@@ -414,7 +414,10 @@ def story_page(story_id: int) -> str:
     if found is None:
         raise PageError(404, f"There is no story {story_id} in the archive.")
     return render_template(
-        "story.html", story=found, copies=queries.story_articles(found), excerpt=archive.excerpt
+        "story.html",
+        story=found,
+        copies=queries.story_articles(found),
+        excerpt=archive_search.excerpt,
     )
 
 
@@ -500,7 +503,7 @@ def api_search() -> Response:
     except DateInputError as exc:
         raise PageError(400, str(exc)) from None
     limit = _whole_number(args.get("limit"), "limit", API_DEFAULT_LIMIT, 0, 10**9)
-    query = archive.SearchQuery(
+    query = archive_search.SearchQuery(
         text=_query_text(args.get("q")),
         entity=_watch_name(args.get("entity")),
         source=_source_name(args.get("source")),
@@ -510,7 +513,7 @@ def api_search() -> Response:
         offset=_whole_number(args.get("offset"), "offset", 0, 0, 10**6),
     )
     hits = _run_search(query)
-    return jsonify([archive.article_json(hit.article, hit.snippet) for hit in hits])
+    return jsonify([archive_search.article_json(hit.article, hit.snippet) for hit in hits])
 
 
 def api_story(story_id: int) -> Response:
@@ -523,7 +526,7 @@ def api_story(story_id: int) -> Response:
             "title": found.title,
             "first_seen_at": found.first_seen_at.isoformat(),
             "articles": [
-                archive.article_json(a, archive.excerpt(a.text, 0))
+                archive_search.article_json(a, archive_search.excerpt(a.text, 0))
                 for a in queries.story_articles(found)
             ],
         }

@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from markupsafe import Markup, escape
 
-from scraper.match import Matcher
-from scraper.urls import is_http_url
+from scraper.core.match import Matcher
+from scraper.core.urls import is_http_url
 
 # C0/C1 controls (tab and newlines become spaces), and the bidi embedding, override and
 # isolate controls: an unclosed U+202E would reverse the rest of the page line.

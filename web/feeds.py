@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.etree import ElementTree
 
-from scraper.archive import excerpt
-from scraper.models import Story
+from scraper.storage.models import Story
+from scraper.storage.search import excerpt
 from web.display import http_url, xml_text
 from web.queries import story_articles
 

@@ -1,7 +1,7 @@
 """Read-only archive queries the web pages need beyond ``archive.search``.
 
 Each function takes a Session and never writes. Full-text search itself stays in
-``scraper.archive.search``, so the web app and the CLI rank results the same way.
+``scraper.storage.search.search``, so the web app and the CLI rank results the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from scraper.models import Article, CrawlError, CrawlRun, Digest, Mention, RunSource, Story
+from scraper.storage.models import Article, CrawlError, CrawlRun, Digest, Mention, RunSource, Story
 
 RECENT_ERRORS = 5
 

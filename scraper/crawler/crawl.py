@@ -11,9 +11,9 @@ from scrapy.settings import Settings
 from sqlalchemy.orm import Session, sessionmaker
 
 from scraper.config import Config
-from scraper.extensions import STATS_RUN_ID
-from scraper.models import CrawlRun
-from scraper.spiders.news import NewsSpider
+from scraper.crawler.extensions import STATS_RUN_ID
+from scraper.crawler.spiders.news import NewsSpider
+from scraper.storage.models import CrawlRun
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class CrawlOutcome:
 def crawl_settings(config: Config, overrides: dict[str, Any] | None = None) -> Settings:
     """Give the Scrapy settings for a crawl of ``config`` (the project module plus overrides)."""
     settings = Settings()
-    settings.setmodule("scraper.settings", priority="project")
+    settings.setmodule("scraper.crawler.settings", priority="project")
     settings.set("DRAMAWATCH_CONFIG", str(config.path), priority="cmdline")
     # the dramawatch command line owns logging: Scrapy logs through the root logger's handlers
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")

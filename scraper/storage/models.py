@@ -1,6 +1,6 @@
 """The archive's schema, SQLAlchemy 2.0 declarative style.
 
-Schema changes go through Alembic revisions in ``scraper/migrations`` only; a test runs
+Schema changes go through Alembic revisions in ``scraper/storage/migrations`` only; a test runs
 ``alembic check`` so these models and the revisions never drift apart.
 """
 

@@ -61,17 +61,18 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet import task
 
-from scraper import archive
-from scraper import signals as dramawatch_signals
 from scraper.config import Config
-from scraper.crawl import CrawlOutcome, crawl_settings, outcome
-from scraper.db import make_engine, session_factory, upgrade
-from scraper.extensions import process_holder
-from scraper.items import PageItem
-from scraper.middlewares import CanonicalFingerprinter
-from scraper.models import CrawlRun, FetchCache
-from scraper.spiders.news import NewsSpider
-from scraper.spiders.worker import WorkerSpider
+from scraper.crawler import signals as dramawatch_signals
+from scraper.crawler.crawl import CrawlOutcome, crawl_settings, outcome
+from scraper.crawler.extensions import process_holder
+from scraper.crawler.items import PageItem
+from scraper.crawler.middlewares import CanonicalFingerprinter
+from scraper.crawler.spiders.news import NewsSpider
+from scraper.crawler.spiders.worker import WorkerSpider
+from scraper.storage import runs as run_history
+from scraper.storage.articles import StoreStatus
+from scraper.storage.engine import make_engine, session_factory, upgrade
+from scraper.storage.models import CrawlRun, FetchCache
 
 logger = logging.getLogger(__name__)
 
@@ -305,13 +306,13 @@ def default_worker_id() -> str:
 def worker_settings(config: Config, base: Settings, worker_id: str) -> dict[str, Any]:
     """Give the Scrapy settings that turn a crawl into a worker on the shared frontier."""
     extensions = dict(base.getdict("EXTENSIONS"))
-    extensions["scraper.extensions.RunRecorder"] = None  # the coordinator owns the run row
-    extensions["scraper.cluster.WorkerExtension"] = 500
+    extensions["scraper.crawler.extensions.RunRecorder"] = None  # the coordinator owns the run row
+    extensions["scraper.crawler.cluster.WorkerExtension"] = 500
     return {
-        "SCHEDULER": "scraper.cluster.RedisScheduler",
-        "SCHEDULER_QUEUE_CLASS": "scraper.cluster.ClaimingPriorityQueue",
+        "SCHEDULER": "scraper.crawler.cluster.RedisScheduler",
+        "SCHEDULER_QUEUE_CLASS": "scraper.crawler.cluster.ClaimingPriorityQueue",
         "SCHEDULER_QUEUE_KEY": REQUESTS_KEY,
-        "DUPEFILTER_CLASS": "scraper.cluster.CanonicalRedisDupeFilter",
+        "DUPEFILTER_CLASS": "scraper.crawler.cluster.CanonicalRedisDupeFilter",
         "SCHEDULER_DUPEFILTER_KEY": DUPEFILTER_KEY,
         "SCHEDULER_PERSIST": True,
         "REDIS_URL": config.cluster.redis_url,
@@ -500,7 +501,7 @@ def wake(crawler: Crawler) -> None:
 
 def _conditional_get(crawler: Crawler) -> Any:
     try:
-        from scraper.middlewares import ConditionalGetMiddleware
+        from scraper.crawler.middlewares import ConditionalGetMiddleware
     except ImportError:
         return None
     middleware = crawler.get_downloader_middleware(ConditionalGetMiddleware)
@@ -649,7 +650,7 @@ def coordinate(
             server.delete(*FRONTIER_KEYS)
             now = _now()
             with sessions.begin() as session:
-                run_id = archive.start_run(session, now)
+                run_id = run_history.start_run(session, now)
                 run_row = session.get_one(CrawlRun, run_id)
                 run_row.worker, run_row.heartbeat_at = process_holder(), now
             lease = {
@@ -746,7 +747,7 @@ def fold(server: Any, sessions: sessionmaker[Session], run_id: int) -> None:
     pipe.delete(STATS_KEY, ERRORS_KEY)
     stats, errors, _ = pipe.execute()
     pages: dict[str, int] = {}
-    articles: list[tuple[str, archive.StoreStatus, int]] = []
+    articles: list[tuple[str, StoreStatus, int]] = []
     for field, value in stats.items():
         kind, _, source = (field.decode() if isinstance(field, bytes) else field).partition(":")
         if kind == "pages":
@@ -756,13 +757,13 @@ def fold(server: Any, sessions: sessionmaker[Session], run_id: int) -> None:
     with sessions.begin() as session:
         session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(heartbeat_at=_now()))
         if pages:
-            archive.count_pages(session, run_id, pages)
+            run_history.count_pages(session, run_id, pages)
         for source, status, count in articles:
             for _ in range(count):
-                archive.count_article(session, run_id, source, status)
+                run_history.count_article(session, run_id, source, status)
         for raw in errors:
             error = json.loads(raw)
-            archive.record_error(
+            run_history.record_error(
                 session,
                 run_id,
                 error["source"],
@@ -799,7 +800,7 @@ def finish(server: Any, sessions: sessionmaker[Session], run_id: int, status: st
     except redis.RedisError as exc:
         logger.error("could not collect the workers' last counts: %s", exc)
     with sessions.begin() as session:
-        archive.finish_run(session, run_id, status, _now())
+        run_history.finish_run(session, run_id, status, _now())
 
 
 def renew(server: Any, token: str) -> bool:

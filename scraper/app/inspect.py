@@ -10,10 +10,10 @@ from typing import Any
 from w3lib.encoding import html_to_unicode
 
 from scraper.config import Config
-from scraper.extract import Rejected, extract
-from scraper.match import compile_watchlist
-from scraper.pipelines import matched_text
-from scraper.settings import USER_AGENT
+from scraper.core.extract import Rejected, extract
+from scraper.core.match import compile_watchlist
+from scraper.crawler.pipelines import matched_text
+from scraper.crawler.settings import USER_AGENT
 
 
 def fetch(target: str, timeout: float) -> tuple[str, str]:

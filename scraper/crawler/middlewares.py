@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet.defer import Deferred
 
-from scraper import signals as dramawatch_signals
 from scraper.config import load_config
-from scraper.db import make_engine, session_factory, upgrade
-from scraper.models import Article, ArticleUrl, FetchCache
-from scraper.urls import url_key
+from scraper.core.urls import url_key
+from scraper.crawler import signals as dramawatch_signals
+from scraper.storage.engine import make_engine, session_factory, upgrade
+from scraper.storage.models import Article, ArticleUrl, FetchCache
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from scrapy import Request
 
-from scraper.spiders.news import NewsSpider
+from scraper.crawler.spiders.news import NewsSpider
 
 
 class SharedBudget(Counter[str]):

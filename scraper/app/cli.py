@@ -164,7 +164,7 @@ class RedactingFilter(logging.Filter):
 
 def open_archive(config: Config) -> sessionmaker[Session]:
     """Give a session factory on the configured archive, upgraded to the current schema."""
-    from scraper.db import make_engine, session_factory, upgrade
+    from scraper.storage.engine import make_engine, session_factory, upgrade
 
     engine = make_engine(config.database_url)
     upgrade(engine)
@@ -186,10 +186,10 @@ def cmd_run_once(config: Config, args: argparse.Namespace) -> int:
 
 def cmd_crawl(config: Config, args: argparse.Namespace) -> int:
     if getattr(args, "distributed", False) or config.cluster.distributed:
-        from scraper.cluster import crawl_distributed
+        from scraper.crawler.cluster import crawl_distributed
 
         return crawl_distributed(config)
-    from scraper.crawl import run_crawl
+    from scraper.crawler.crawl import run_crawl
 
     sessions = open_archive(config)
     outcome = run_crawl(config, sessions)
@@ -204,7 +204,7 @@ def cmd_crawl(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(config: Config, args: argparse.Namespace) -> int:
-    from scraper.cluster import run_worker
+    from scraper.crawler.cluster import run_worker
 
     return run_worker(config)
 
@@ -229,11 +229,11 @@ def cmd_digest(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_search(config: Config, args: argparse.Namespace) -> int:
-    from scraper import archive
+    from scraper.storage import search as archive_search
 
     entity = _one_of(args.entity, [w.name for w in config.watch], "watch name", "--entity")
     source = _one_of(args.source, [s.name for s in config.sources], "source", "--source")
-    query = archive.SearchQuery(
+    query = archive_search.SearchQuery(
         text=args.text or None,
         entity=entity,
         source=source,
@@ -244,10 +244,10 @@ def cmd_search(config: Config, args: argparse.Namespace) -> int:
     sessions = open_archive(config)
     with sessions() as session:
         try:
-            hits = archive.search(session, query)
-        except archive.SearchSyntaxError as exc:
+            hits = archive_search.search(session, query)
+        except archive_search.SearchSyntaxError as exc:
             raise UsageError(str(exc)) from None
-        rows = [archive.article_json(hit.article, hit.snippet) for hit in hits]
+        rows = [archive_search.article_json(hit.article, hit.snippet) for hit in hits]
     write_rows(rows, args.format)
     return EXIT_OK
 
@@ -315,7 +315,7 @@ def terminal_safe(text: str, limit: int = 300) -> str:
 
 
 def cmd_inspect(config: Config, args: argparse.Namespace) -> int:
-    from scraper.diagnose import inspect_target
+    from scraper.app.inspect import inspect_target
 
     report = inspect_target(config, args.target)
     if args.format == "json":
@@ -339,12 +339,12 @@ def cmd_inspect(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_runs(config: Config, args: argparse.Namespace) -> int:
-    from scraper import archive
+    from scraper.storage import runs as run_history
 
     sessions = open_archive(config)
     with sessions() as session:
-        runs = archive.recent_runs(session, args.limit or None)
-        rows = [archive.run_json(run) for run in runs]
+        runs = run_history.recent_runs(session, args.limit or None)
+        rows = [run_history.run_json(run) for run in runs]
         per_source = {
             run.id: [(s.source, s.pages_fetched, s.articles_new, s.errors) for s in run.sources]
             for run in runs
@@ -370,7 +370,7 @@ def cmd_runs(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_status(config: Config, args: argparse.Namespace) -> int:
-    from scheduler import status_lines
+    from scraper.app.service import status_lines
 
     for line in status_lines(config, open_archive(config)):
         print(line)
@@ -378,7 +378,7 @@ def cmd_status(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(config: Config, args: argparse.Namespace) -> int:
-    from scheduler import serve
+    from scraper.app.service import serve
 
     # a service logs to its journal: what ran, when, for how long, what it found
     setup_logging(max(args.verbose, 1), config.log)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy import text
 
-from scraper.models import Base
+from scraper.storage.models import Base
 
 # full-text and expression-index objects are dialect-specific, managed by hand in the
 # revisions;
@@ -31,7 +31,7 @@ def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
 
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     """Render our UTCDateTime as the plain DateTime it stores, so revisions never import models."""
-    from scraper.models import UTCDateTime
+    from scraper.storage.models import UTCDateTime
 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
@@ -43,7 +43,7 @@ def _engine() -> Any:
     if engine is not None:
         return engine
     from scraper.config import load_config
-    from scraper.db import make_engine
+    from scraper.storage.engine import make_engine
 
     return make_engine(load_config().database_url)
 

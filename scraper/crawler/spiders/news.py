@@ -33,11 +33,17 @@ from twisted.internet.error import (
 )
 from twisted.python.failure import Failure
 
-from scraper import settings as dramawatch_settings
-from scraper import signals
 from scraper.config import Config, Source, load_config
-from scraper.discovery import Candidate, DiscoveryError, parse_feed, parse_listing, parse_sitemap
-from scraper.items import PageItem
+from scraper.core.discovery import (
+    Candidate,
+    DiscoveryError,
+    parse_feed,
+    parse_listing,
+    parse_sitemap,
+)
+from scraper.crawler import settings as dramawatch_settings
+from scraper.crawler import signals
+from scraper.crawler.items import PageItem
 
 # how deep a sitemap index may nest before we stop following it
 MAX_SITEMAP_DEPTH = 3

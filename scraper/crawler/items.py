@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from scraper.archive import StoreStatus
-from scraper.extract import Extracted
-from scraper.match import Mention
+from scraper.core.extract import Extracted
+from scraper.core.match import Mention
+from scraper.storage.articles import StoreStatus
 
 
 @dataclass

@@ -11,8 +11,8 @@ from typing import Any
 from scraper.config import Config
 
 BOT_NAME = "dramawatch"
-SPIDER_MODULES = ["scraper.spiders"]
-NEWSPIDER_MODULE = "scraper.spiders"
+SPIDER_MODULES = ["scraper.crawler.spiders"]
+NEWSPIDER_MODULE = "scraper.crawler.spiders"
 
 # Path of dramawatch.toml; None means $DRAMAWATCH_CONFIG, else ./dramawatch.toml.
 DRAMAWATCH_CONFIG: str | None = None
@@ -20,7 +20,7 @@ DRAMAWATCH_CONFIG: str | None = None
 DRAMAWATCH_DATABASE_URL: str | None = None
 # Seconds between flushes of a run's page counters to the run history.
 DRAMAWATCH_RUN_FLUSH_S = 5.0
-# `dramawatch worker` (scraper.cluster): this worker's id in Redis (None: host:pid), the
+# `dramawatch worker` (scraper.crawler.cluster): this worker's id in Redis (None: host:pid), the
 # digest of the crawl-relevant config (a worker that differs sits a crawl out), and how many
 # unfinished requests a worker holds at most (the rest wait for idle workers; 0: no limit)
 DRAMAWATCH_CLUSTER_WORKER_ID: str | None = None
@@ -44,30 +44,30 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
 # dropped items (off-topic, too old) are logged at INFO, not WARNING
-LOG_FORMATTER = "scraper.logformat.DramawatchLogFormatter"
+LOG_FORMATTER = "scraper.crawler.logformat.DramawatchLogFormatter"
 
 # Variants of one article URL (tracking parameters, AMP, mobile host...) are one request.
-REQUEST_FINGERPRINTER_CLASS = "scraper.middlewares.CanonicalFingerprinter"
+REQUEST_FINGERPRINTER_CLASS = "scraper.crawler.middlewares.CanonicalFingerprinter"
 
 DOWNLOADER_MIDDLEWARES = {
     # before the robots.txt and download steps: an archived article is not fetched again
-    "scraper.middlewares.SkipArchivedMiddleware": 50,
+    "scraper.crawler.middlewares.SkipArchivedMiddleware": 50,
     # Scrapy 2.19's own ignores robots.txt for the third and later requests that wait on a
     # host's robots.txt; ours hands every waiting request the parser
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "scraper.middlewares.RobotsTxtMiddleware": 100,
+    "scraper.crawler.middlewares.RobotsTxtMiddleware": 100,
     # feeds, sitemaps and listings are revalidated: an unchanged one costs a 304
-    "scraper.middlewares.ConditionalGetMiddleware": 560,
+    "scraper.crawler.middlewares.ConditionalGetMiddleware": 560,
 }
 
 EXTENSIONS = {
-    "scraper.extensions.RunRecorder": 500,
+    "scraper.crawler.extensions.RunRecorder": 500,
 }
 
 ITEM_PIPELINES = {
-    "scraper.pipelines.ExtractPipeline": 100,
-    "scraper.pipelines.MatchPipeline": 200,
-    "scraper.pipelines.ArchivePipeline": 300,
+    "scraper.crawler.pipelines.ExtractPipeline": 100,
+    "scraper.crawler.pipelines.MatchPipeline": 200,
+    "scraper.crawler.pipelines.ArchivePipeline": 300,
 }
 
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

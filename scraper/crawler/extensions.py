@@ -16,11 +16,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet import task
 
-from scraper import archive
-from scraper import signals as dramawatch_signals
-from scraper.items import PageItem
-from scraper.middlewares import archive_sessions
-from scraper.models import CrawlRun
+from scraper.crawler import signals as dramawatch_signals
+from scraper.crawler.items import PageItem
+from scraper.crawler.middlewares import archive_sessions
+from scraper.storage import articles
+from scraper.storage import runs as run_history
+from scraper.storage.models import CrawlRun
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class RunRecorder:
         self.flush_s = flush_s
         self.run_id: int | None = None
         self.pages: Counter[str] = Counter()
-        self.articles: list[tuple[str, archive.StoreStatus]] = []
+        self.articles: list[tuple[str, articles.StoreStatus]] = []
         self.loop: task.LoopingCall | None = None
 
     @classmethod
@@ -97,7 +98,7 @@ class RunRecorder:
         with self.sessions.begin() as session:
             for run_id in close_dead_runs(session, now):
                 logger.warning("crawl run %d was killed before it finished: interrupted", run_id)
-            self.run_id = archive.start_run(session, now)
+            self.run_id = run_history.start_run(session, now)
             run = session.get_one(CrawlRun, self.run_id)
             run.worker, run.heartbeat_at = process_holder(), now
         if self.crawler.stats is not None:
@@ -119,7 +120,7 @@ class RunRecorder:
         if self.run_id is None:
             return
         with self.sessions.begin() as session:
-            archive.record_error(session, self.run_id, source, url, reason, datetime.now(UTC))
+            run_history.record_error(session, self.run_id, source, url, reason, datetime.now(UTC))
 
     def flush(self) -> None:
         if self.run_id is None:
@@ -132,9 +133,9 @@ class RunRecorder:
                 .where(CrawlRun.id == self.run_id)
                 .values(heartbeat_at=datetime.now(UTC))
             )
-            archive.count_pages(session, self.run_id, pages)
+            run_history.count_pages(session, self.run_id, pages)
             for source, status in articles:
-                archive.count_article(session, self.run_id, source, status)
+                run_history.count_article(session, self.run_id, source, status)
 
     def spider_closed(self, reason: str) -> None:
         if self.loop is not None and self.loop.running:
@@ -144,5 +145,5 @@ class RunRecorder:
         self.flush()
         status = "finished" if reason == "finished" else "interrupted"
         with self.sessions.begin() as session:
-            archive.finish_run(session, self.run_id, status, datetime.now(UTC))
+            run_history.finish_run(session, self.run_id, status, datetime.now(UTC))
         logger.info("crawl run %d %s", self.run_id, status)

@@ -25,7 +25,7 @@ import feedparser
 from lxml import etree
 from lxml import html as lxml_html
 
-from scraper.extract import EARLIEST_YEAR, LATEST_YEAR, clean_inline, parse_datetime
+from scraper.core.extract import EARLIEST_YEAR, LATEST_YEAR, clean_inline, parse_datetime
 
 logger = logging.getLogger(__name__)
 

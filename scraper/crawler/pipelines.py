@@ -14,13 +14,15 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet.threads import deferToThread
 
-from scraper import archive, dedup, signals
 from scraper.config import load_config
-from scraper.extract import Rejected, extract
-from scraper.items import PageItem
-from scraper.match import Matcher, compile_watchlist
-from scraper.middlewares import archive_sessions
-from scraper.urls import clean_url, same_site
+from scraper.core import dedup
+from scraper.core.extract import Rejected, extract
+from scraper.core.match import Matcher, compile_watchlist
+from scraper.core.urls import clean_url, same_site
+from scraper.crawler import signals
+from scraper.crawler.items import PageItem
+from scraper.crawler.middlewares import archive_sessions
+from scraper.storage import articles
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +115,7 @@ class ArchivePipeline:
         extracted = item.extracted
         if extracted is None:
             raise DropItem(f"{item.url}: not extracted")
-        record = archive.ArticleRecord(
+        record = articles.ArticleRecord(
             canonical_url=canonical_url(item.url, extracted.canonical_url),
             urls=tuple(item.seen_urls),
             source=item.source,
@@ -122,12 +124,12 @@ class ArchivePipeline:
             author=extracted.author,
             language=extracted.language,
             published_at=extracted.published_at,
-            mentions=tuple(archive.MentionRecord(m.entity, m.spans) for m in item.mentions),
+            mentions=tuple(articles.MentionRecord(m.entity, m.spans) for m in item.mentions),
             signature=dedup.signature(extracted.text),
             content_hash=dedup.content_hash(extracted.title, extracted.text),
         )
         with self.sessions.begin() as session:
-            result = archive.store_article(session, record, datetime.now(UTC))
+            result = articles.store_article(session, record, datetime.now(UTC))
         item.article_id, item.story_id, item.status = (
             result.article_id,
             result.story_id,

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from scraper.schedule import ScheduleError, parse_schedule
+from scraper.config.schedule import ScheduleError, parse_schedule
 
 DEFAULT_CONFIG = "dramawatch.toml"
 WATCH_KINDS = ("drama", "person", "other")
