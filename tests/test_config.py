@@ -47,9 +47,16 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.crawl.obey_robots is True
     assert config.crawl.max_age_days == 7
     assert config.crawl.retries == 2
+    assert config.crawl.allow_private_networks is False
     assert config.digest.timezone == "Asia/Seoul"
     assert config.digest.recipients == ()
     assert config.smtp_url is None
+
+
+def test_private_networks_can_be_allowed(tmp_path: Path) -> None:
+    text = "[crawl]\nallow_private_networks = true\n" + MINIMAL
+    config = load_config(write(tmp_path, text), env={})
+    assert config.crawl.allow_private_networks is True
 
 
 def test_environment_overrides(tmp_path: Path) -> None:
@@ -87,6 +94,11 @@ BROKEN = [
         "zero timeout",
         "[crawl]\ntimeout_s = 0\n" + MINIMAL,
         "crawl.timeout_s: must be greater than 0",
+    ),
+    (
+        "private networks not a bool",
+        "[crawl]\nallow_private_networks = 'yes'\n" + MINIMAL,
+        "crawl.allow_private_networks: must be true or false",
     ),
     ("bad schedule", "[crawl]\nschedule = 'often'\n" + MINIMAL, "crawl.schedule:"),
     ("bad cron field", "[digest]\nschedule = '61 8 * * *'\n" + MINIMAL, "digest.schedule:"),

@@ -50,6 +50,8 @@ class CrawlConfig:
     retries: int = 2
     max_pages_per_source: int = 200
     max_age_days: int = 7
+    # links from the web may reach loopback, LAN and metadata addresses (the SSRF guard is off)
+    allow_private_networks: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ _TABLES: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
         "retries": (int, False),
         "max_pages_per_source": (int, False),
         "max_age_days": (int, False),
+        "allow_private_networks": (bool, False),
     },
     "digest": {
         "schedule": (str, False),
@@ -249,6 +252,7 @@ class _Validator:
             retries=raw.get("retries", CrawlConfig.retries),
             max_pages_per_source=raw.get("max_pages_per_source", CrawlConfig.max_pages_per_source),
             max_age_days=raw.get("max_age_days", CrawlConfig.max_age_days),
+            allow_private_networks=raw.get("allow_private_networks", False),
         )
 
     def digest(self, raw: dict[str, Any]) -> DigestConfig:

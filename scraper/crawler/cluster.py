@@ -870,6 +870,7 @@ def config_fingerprint(config: Config) -> str:
             crawl.retries,
             crawl.max_pages_per_source,
             crawl.max_age_days,
+            crawl.allow_private_networks,
         ],
     }
     return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()[:16]

@@ -50,6 +50,9 @@ LOG_FORMATTER = "scraper.crawler.logformat.DramawatchLogFormatter"
 REQUEST_FINGERPRINTER_CLASS = "scraper.crawler.middlewares.CanonicalFingerprinter"
 
 DOWNLOADER_MIDDLEWARES = {
+    # first: a link or redirect to a loopback, LAN or metadata address is refused before
+    # anything else (robots.txt included) sends a byte there
+    "scraper.crawler.netguard.NetGuardMiddleware": 40,
     # before the robots.txt and download steps: an archived article is not fetched again
     "scraper.crawler.middlewares.SkipArchivedMiddleware": 50,
     # Scrapy 2.19's own ignores robots.txt for the third and later requests that wait on a

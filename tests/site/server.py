@@ -426,9 +426,8 @@ class FixtureSite:
         redirect = config.redirects.get(target) or config.redirects.get(path)
         if redirect is not None:
             status, location = (301, redirect) if isinstance(redirect, str) else redirect
-            return _Reply(
-                int(status), {"Location": f"http://{host}{location}", "Content-Length": "0"}
-            )
+            target_url = location if "://" in location else f"http://{host}{location}"
+            return _Reply(int(status), {"Location": target_url, "Content-Length": "0"})
         page = self._page_for(real_host, target)
         if page is None:
             return _text_reply(404, f"not found: http://{host}{target}\n", "text/html")
