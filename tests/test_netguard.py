@@ -313,8 +313,10 @@ def test_a_lan_source_may_link_to_its_own_network(
         NO_PROXY="127.0.0.1,localhost",
     )
     assert crawl.returncode == 0, crawl.stderr[-3000:]
-    assert {"/feed.xml", "/stories/a", "/hop", "/stories/b"} <= set(lan.hits)
+    assert {"/robots.txt", "/feed.xml", "/stories/a", "/hop", "/stories/b"} <= set(lan.hits)
     assert crawl.refusals() == []
+    log = (tmp_path / "data" / "dramawatch.log").read_text(encoding="utf-8")
+    assert REFUSED_REASON not in log
 
 
 def test_allow_private_networks_lifts_the_guard(

@@ -75,9 +75,10 @@ class NetGuardMiddleware:
         return cls(crawler, config)
 
     async def process_request(self, request: Request) -> None:
-        if not request.meta.get("redirect_urls") and request.url in self.configured_urls:
-            return None
         host = (urlsplit(request.url).hostname or "").lower()
+        if not request.meta.get("redirect_urls") and request.url in self.configured_urls:
+            self.exempt_hosts.add(host)  # its robots.txt too
+            return None
         if not await self.private(host):
             return None
         source = request.meta.get("source")
