@@ -10,6 +10,7 @@ server this module starts.
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 import threading
@@ -25,9 +26,12 @@ import pytest
 from scraper.core.netguard import REFUSED_REASON, host_address, is_private_host, is_public_address
 from tests.conftest import dramawatch, make_config
 from tests.site import FAULTS_CONFIG, FixtureSite
+from tests.test_cli import call_cli
 
 T = "http://tipwire.test"
-TIPWIRE_SOURCE = f'[[sources]]\nname = "Tip Wire"\nfeeds = ["{T}/feed.xml"]\n'
+TIPWIRE_SOURCE = (
+    f'[[sources]]\nname = "Tip Wire"\nfeeds = ["{T}/feed.xml"]\nsitemaps = ["{T}/sitemap.xml"]\n'
+)
 # every private link and redirect target of tipwire.test/feed.xml
 REFUSED = {
     "http://127.0.0.1/admin/",
@@ -40,6 +44,10 @@ REFUSED = {
     "http://169.254.169.254/latest/user-data",
     "http://10.0.0.7/intranet/",
     "http://127.0.0.1:9/",
+    # from its sitemap index and sitemap
+    "http://10.0.0.8/sitemap-internal.xml",
+    "http://172.16.5.5/wiki/",
+    "http://[fd00::5]/notes",
 }
 ARTICLE = f"{T}/2026/queen-of-tears-table-read"
 PUBLISHED = "Thu, 01 Jan 2026 00:00:00 GMT"  # the crawls here set no age limit
@@ -299,6 +307,10 @@ def test_each_refusal_is_reported_once(guarded: tuple[Crawl, str | None]) -> Non
     assert sorted(refusals) == sorted(expected)  # a list: a URL reported twice would show
     log = (crawl.database.parent / "data" / "dramawatch.log").read_text(encoding="utf-8")
     assert log.count(f"{REFUSED_REASON}: ") == len(expected)
+    runs = call_cli(crawl.database.parent / "dramawatch.toml", "runs", "--format", "json")
+    assert runs.code == 0, runs
+    errors = json.loads(runs.stdout)[0]["errors"]
+    assert sorted(e["url"] for e in errors if e["reason"] == REFUSED_REASON) == sorted(expected)
 
 
 def test_a_lan_source_may_link_to_its_own_network(

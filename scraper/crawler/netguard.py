@@ -102,7 +102,8 @@ class NetGuardMiddleware:
     async def source_exempt(self, source: str) -> bool:
         """Give whether a configured URL of ``source`` is on a private address."""
         if source not in self.exempt:
-            hosts = {(urlsplit(url).hostname or "").lower() for url in self.configured[source]}
+            urls = self.configured.get(source, ())
+            hosts = {(urlsplit(url).hostname or "").lower() for url in urls}
             self.exempt[source] = any([await self.private(host) for host in hosts])
         return self.exempt[source]
 
