@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Iterable
 from ipaddress import ip_address
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -139,16 +138,17 @@ async def resolve(host: str) -> list[str]:
     resolve (left to the proxy, or failing as "host not found")."""
     from twisted.internet import reactor  # the crawl's, installed by then (not at import)
 
-    # reactor.resolve() asks the installed resolver: Scrapy's, with the cache connections use
+    # reactor.resolve() asks the installed resolver: Scrapy's, with the cache connections use;
+    # both lookups are started at once, so a new host costs one lookup's time
+    crawl_answer = cast(Any, reactor).resolve(host)
+    all_answers = threads.deferToThread(socket.getaddrinfo, host, None, type=socket.SOCK_STREAM)
     addresses: list[str] = []
     try:
-        addresses.append(await maybe_deferred_to_future(cast(Any, reactor).resolve(host)))
+        addresses.append(await maybe_deferred_to_future(crawl_answer))
     except (error.DNSLookupError, error.TimeoutError, defer.TimeoutError) as exc:
         logger.debug("%s does not resolve here: %s", host, exc)
     try:
-        infos: Iterable[Any] = await maybe_deferred_to_future(
-            threads.deferToThread(socket.getaddrinfo, host, None, type=socket.SOCK_STREAM)
-        )
+        infos = await maybe_deferred_to_future(all_answers)
     except OSError:
         return addresses
     return [*addresses, *(str(info[4][0]) for info in infos)]
