@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from scrapy.resolver import dnscache
+from twisted.python.failure import Failure
 
 from scraper.core.netguard import REFUSED_REASON, host_address, is_private_host, is_public_address
+from scraper.crawler.netguard import GuardedResolver, PrivateAddressResolved
 from tests.conftest import dramawatch, make_config
 from tests.site import FAULTS_CONFIG, FixtureSite
 from tests.test_cli import call_cli
@@ -143,6 +146,41 @@ def test_resolved_addresses_are_judged_alike() -> None:
     assert not is_public_address(ip_address("127.0.0.1"))
     assert not is_public_address(ip_address("::ffff:192.168.0.10"))
     assert is_public_address(ip_address("2a00:1450:4001::200e"))
+
+
+# ---------------------------------------------------------------- the resolver, when connecting
+
+
+@pytest.fixture
+def cached_names() -> Iterator[dict[str, str]]:
+    """Answers put in Scrapy's DNS cache, the resolver's first source (removed afterwards)."""
+    answers = {"rebound.test": "10.0.0.9", "lan-feed.test": "192.168.1.20", "cdn.test": "8.8.4.4"}
+    for name, address in answers.items():
+        dnscache[name] = address
+    yield answers
+    for name in answers:
+        dnscache.pop(name, None)
+
+
+def _answer(resolver: GuardedResolver, name: str) -> str | Failure:
+    outcome: list[str | Failure] = []
+    resolver.getHostByName(name).addBoth(outcome.append)  # a cache hit answers at once
+    return outcome[0]
+
+
+def test_a_name_resolving_privately_is_refused_when_connecting(
+    cached_names: dict[str, str],
+) -> None:
+    resolver = GuardedResolver(cast(Any, None), 100, 5.0, approved={"lan-feed.test"})
+    refused = _answer(resolver, "rebound.test")
+    assert isinstance(refused, Failure) and refused.check(PrivateAddressResolved)
+    assert resolver.refused == {"rebound.test"}
+    assert _answer(resolver, "lan-feed.test") == "192.168.1.20"  # the guard let it through
+    assert _answer(resolver, "cdn.test") == "8.8.4.4"
+    resolver.approve("Rebound.test")
+    assert _answer(resolver, "rebound.test") == "10.0.0.9"
+    lifted = GuardedResolver(cast(Any, None), 100, 5.0, enabled=False)
+    assert _answer(lifted, "rebound.test") == "10.0.0.9"
 
 
 # ---------------------------------------------------------------- a loopback server of our own

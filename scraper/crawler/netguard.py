@@ -4,19 +4,19 @@
 downloader is given: discovered links, sitemap children, robots.txt, and the new request each
 redirect makes (Scrapy's redirect middleware hands it back to the engine, so it passes here
 again before it is sent). A request whose host is a private address by itself, or a name that
-resolves to one here, is refused before any connection is opened and reported once as
-"refused: private address".
-
-Names are resolved with the resolver the crawl connects with (Scrapy's caching resolver,
-``TWISTED_DNS_RESOLVER``): the address checked is the cached one the download then connects
-to, so a name cannot answer a public address to the check and a private one to the connection.
-All of a name's addresses (IPv4 and IPv6, from ``getaddrinfo``) are checked too. Through an
+resolves to one here (any of its IPv4 and IPv6 addresses, from ``getaddrinfo``), is refused
+before any connection is opened and reported once as "refused: private address". Through an
 HTTP proxy a name that does not resolve here is left to the proxy, as it is the proxy that
 connects; without one, such a request fails on its own as "host not found".
 
+:class:`GuardedResolver` (``TWISTED_DNS_RESOLVER``) checks again when connecting: a direct
+connection's name that resolves to a private address is refused then, unless the guard let it
+through (an exempt source's host, a configured URL's, a proxy's). So a name cannot answer a
+public address to the check and a private one to the connection (DNS rebinding).
+
 Exempt: the configured source URLs (the user's own choice), and every link of a source whose
 configured URL is itself on a private address (a LAN feed, the tests' loopback site).
-``[crawl] allow_private_networks = true`` turns the guard off (``NotConfigured``).
+``[crawl] allow_private_networks = true`` turns the guard off.
 """
 
 from __future__ import annotations
@@ -24,14 +24,19 @@ from __future__ import annotations
 import logging
 import socket
 from ipaddress import ip_address
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 
 from scrapy import Request
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest, NotConfigured
+from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet import defer, error, threads
+from twisted.internet import threads
+from twisted.internet.base import ReactorBase
+from twisted.internet.defer import Deferred
+from twisted.internet.error import DNSLookupError
 from w3lib.url import safe_url_string
 
 from scraper.config import Config, load_config
@@ -43,6 +48,67 @@ logger = logging.getLogger(__name__)
 
 class PrivateAddressRefused(IgnoreRequest):
     """A request the guard refused: its host is, or resolves to, a private address."""
+
+
+class PrivateAddressResolved(DNSLookupError):
+    """A connection refused when its name resolved to a private address the guard had not
+    let through."""
+
+
+def configured_hosts(config: Config) -> set[str]:
+    """Give the hosts of every configured source URL (lower-cased)."""
+    urls = (url for s in config.sources for url in (*s.feeds, *s.sitemaps, *s.pages))
+    return {(urlsplit(url).hostname or "").lower() for url in urls}
+
+
+class GuardedResolver(CachingThreadedResolver):
+    """Scrapy's caching resolver, refusing at connection time a name that resolves to a
+    private address, unless it is approved (the guard let it through, or it is a proxy's)."""
+
+    def __init__(
+        self,
+        reactor: ReactorBase,
+        cache_size: int,
+        timeout: float,
+        *,
+        enabled: bool = True,
+        approved: set[str] | None = None,
+    ) -> None:
+        super().__init__(reactor, cache_size, timeout)
+        self.enabled = enabled
+        self.approved = set(approved or ())
+        # names refused when connecting: Twisted reports them as lookups without results
+        self.refused: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, reactor: ReactorBase) -> GuardedResolver:
+        settings = crawler.settings
+        config = load_config(settings.get("DRAMAWATCH_CONFIG"))
+        proxies = {(urlsplit(url).hostname or "").lower() for url in getproxies().values()}
+        return cls(
+            reactor,
+            settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0,
+            settings.getfloat("DNS_TIMEOUT"),
+            enabled=not config.crawl.allow_private_networks,
+            approved=proxies | configured_hosts(config),
+        )
+
+    def approve(self, host: str) -> None:
+        """Let connections to ``host`` resolve to a private address (the guard allowed it)."""
+        self.approved.add(host.lower())
+
+    def getHostByName(self, name: str, timeout: Any = ()) -> Deferred[str]:  # noqa: N802
+        answer = super().getHostByName(name, timeout)
+        if self.enabled and name.lower() not in self.approved:
+            answer.addCallback(self._refuse_private, name)
+        return answer
+
+    def _refuse_private(self, address: str, name: str) -> str:
+        if not _public(address):
+            self.refused.add(name.lower())
+            logger.debug("%s: %s resolved to %s when connecting", REFUSED_REASON, name, address)
+            raise PrivateAddressResolved(f"{REFUSED_REASON}: {name} resolves to {address}")
+        return address
 
 
 class NetGuardMiddleware:
@@ -85,9 +151,24 @@ class NetGuardMiddleware:
             not source and host in self.exempt_hosts
         ):
             self.exempt_hosts.add(host)
+            _approve(host)
             return None
         self.refuse(request)
         raise PrivateAddressRefused(f"{REFUSED_REASON}: {request.url}")
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        """Report a request whose name the resolver refused when connecting (after any
+        retries) as refused, not as "host not found"."""
+        host = (urlsplit(request.url).hostname or "").lower()
+        resolver = _resolver()
+        if (
+            isinstance(exception, (CannotResolveHostError, DNSLookupError))
+            and resolver is not None
+            and host in resolver.refused
+        ):
+            self.refuse(request)
+            raise PrivateAddressRefused(f"{REFUSED_REASON}: {request.url}") from exception
+        return None
 
     async def private(self, host: str) -> bool:
         """Give whether ``host`` is, or resolves here to, a private address (cached per crawl)."""
@@ -133,22 +214,28 @@ def _public(address: str) -> bool:
 
 
 async def resolve(host: str) -> list[str]:
-    """Give the addresses ``host`` resolves to here: the crawl resolver's answer (the one the
-    download connects to) and every address ``getaddrinfo`` knows; [] when it does not
+    """Give every address ``host`` resolves to here (IPv4 and IPv6); [] when it does not
     resolve (left to the proxy, or failing as "host not found")."""
+    try:
+        infos = await maybe_deferred_to_future(
+            threads.deferToThread(socket.getaddrinfo, host, None, type=socket.SOCK_STREAM)
+        )
+    except (OSError, UnicodeError) as exc:
+        logger.debug("%s does not resolve here: %s", host, exc)
+        return []
+    return [str(info[4][0]) for info in infos]
+
+
+def _resolver() -> GuardedResolver | None:
+    """Give the crawl's resolver if it is ours (TWISTED_DNS_RESOLVER may name another)."""
     from twisted.internet import reactor  # the crawl's, installed by then (not at import)
 
-    # reactor.resolve() asks the installed resolver: Scrapy's, with the cache connections use;
-    # both lookups are started at once, so a new host costs one lookup's time
-    crawl_answer = cast(Any, reactor).resolve(host)
-    all_answers = threads.deferToThread(socket.getaddrinfo, host, None, type=socket.SOCK_STREAM)
-    addresses: list[str] = []
-    try:
-        addresses.append(await maybe_deferred_to_future(crawl_answer))
-    except (error.DNSLookupError, error.TimeoutError, defer.TimeoutError) as exc:
-        logger.debug("%s does not resolve here: %s", host, exc)
-    try:
-        infos = await maybe_deferred_to_future(all_answers)
-    except OSError:
-        return addresses
-    return [*addresses, *(str(info[4][0]) for info in infos)]
+    resolver = getattr(reactor, "resolver", None)
+    return resolver if isinstance(resolver, GuardedResolver) else None
+
+
+def _approve(host: str) -> None:
+    """Tell the crawl's resolver, if it is ours, that ``host`` may resolve privately."""
+    resolver = _resolver()
+    if resolver is not None:
+        resolver.approve(host)

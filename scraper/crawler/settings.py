@@ -46,6 +46,10 @@ LOG_LEVEL = "INFO"
 # dropped items (off-topic, too old) are logged at INFO, not WARNING
 LOG_FORMATTER = "scraper.crawler.logformat.DramawatchLogFormatter"
 
+# Scrapy's caching resolver, which also refuses, when connecting, a name that resolves to a
+# private address the SSRF guard (scraper.crawler.netguard) did not let through
+TWISTED_DNS_RESOLVER = "scraper.crawler.netguard.GuardedResolver"
+
 # Variants of one article URL (tracking parameters, AMP, mobile host...) are one request.
 REQUEST_FINGERPRINTER_CLASS = "scraper.crawler.middlewares.CanonicalFingerprinter"
 
