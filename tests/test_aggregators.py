@@ -146,3 +146,13 @@ def test_the_fake_google_ids_need_resolution() -> None:
     for article_id in KNOWN:
         link = f"https://news.google.com/rss/articles/{article_id}"
         assert unwrap(link) == AggregatorLink(link, article_id)
+
+
+def test_a_found_article_belongs_to_the_configured_outlet_of_its_site() -> None:
+    outlets = [
+        ("Outlet", ["https://www.outlet.example/feed"]),
+        ("Other", ["https://other.example/"]),
+    ]
+    assert aggregators.outlet_for("https://m.outlet.example/news/1", outlets) == "Outlet"
+    assert aggregators.outlet_for("https://other.example/a", outlets) == "Other"
+    assert aggregators.outlet_for("https://news.outlet.example/a", outlets) is None

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, quote_plus, urlencode, urlsplit
 
+from scraper.core.urls import is_http_url, same_site
+
 # Where each engine's news search lives (the crawler may point them elsewhere, e.g. at tests).
 SEARCH_ORIGINS = {"bing": "https://www.bing.com", "google": "https://news.google.com"}
 BING_HOSTS = frozenset({"www.bing.com", "bing.com", "cn.bing.com"})
@@ -94,7 +96,7 @@ def unwrap(url: str) -> str | AggregatorLink:
         return url
     if host in BING_HOSTS and parts.path.lower().endswith("/apiclick.aspx"):
         target = parse_qs(parts.query).get("url", [""])[0]
-        return target if _is_http_url(target) else AggregatorLink(url)
+        return target if is_http_url(target) else AggregatorLink(url)
     if host == GOOGLE_NEWS_HOST and (match := _GOOGLE_ARTICLE_PATH.match(parts.path)):
         article_id = match.group(1)
         return _embedded_google_url(article_id) or AggregatorLink(url, article_id)
@@ -119,7 +121,7 @@ def _embedded_google_url(article_id: str) -> str | None:
         if not byte & 0x80:
             break
     target = data[position : position + length].decode("utf-8", "replace")
-    return target if _is_http_url(target) else None
+    return target if is_http_url(target) else None
 
 
 def google_article_page(link: AggregatorLink, feed_url: str | None = None) -> str:
@@ -174,7 +176,7 @@ def parse_google_batchexecute(text: str) -> str | None:
             continue
         if isinstance(payload, list) and len(payload) > 1 and payload[0] == "garturlres":
             target = payload[1]
-            if isinstance(target, str) and _is_http_url(target):
+            if isinstance(target, str) and is_http_url(target):
                 return target
     return None
 
@@ -190,9 +192,10 @@ def strip_publisher_suffix(title: str | None, publisher: str | None) -> str | No
     return title
 
 
-def _is_http_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+def outlet_for(url: str, outlets: Iterable[tuple[str, Iterable[str]]]) -> str | None:
+    """Give the name of the configured outlet whose own feeds, sitemaps or pages are on the
+    site of ``url`` (a search found one of its articles), or None."""
+    for name, outlet_urls in outlets:
+        if any(same_site(url, outlet_url) for outlet_url in outlet_urls):
+            return name
+    return None
