@@ -17,11 +17,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from scraper.config import load_config
+from scraper.core.aggregators import AggregatorLink
+from scraper.core.discovery import Candidate
+from scraper.crawler import settings
 from scraper.crawler.spiders.news import NewsSpider
 from scraper.storage.engine import make_engine, session_factory
-from scraper.storage.models import AggregatorLink, Article, ArticleUrl, CrawlError
+from scraper.storage.models import Article, ArticleUrl, CrawlError, ResolvedAggregatorLink
 from tests.conftest import ROOT, cli_env, dramawatch, make_config
 from tests.site import SITE_DIR, FixtureSite
+from web.app import create_app
 
 SEARCH_CONFIG = SITE_DIR / "dramawatch-search.test.toml"
 ORIGINS = {"bing": "http://www.bing.com", "google": "http://news.google.com"}
@@ -124,7 +128,7 @@ def test_search_finds_each_article_once_under_its_publishers_url(
         urls = list(session.scalars(select(ArticleUrl.url)))
         assert not [url for url in urls if "bing.com" in url or "news.google.com" in url]
         # each Google resolution is kept by article id; an embedded id needed none
-        assert session.scalar(select(func.count()).select_from(AggregatorLink)) == 2
+        assert session.scalar(select(func.count()).select_from(ResolvedAggregatorLink)) == 2
         run_errors = errors(session, 1)
     assert {(source, url) for source, url, _ in run_errors} == UNRESOLVED
     assert len(run_errors) == len(UNRESOLVED)  # once per run, though two feeds list one of them
@@ -187,8 +191,6 @@ def test_search_feed_disallowed_by_robots_is_reported_once(
     line = next(line for line in status.stdout.splitlines() if "Bing News" in line)
     assert "disallowed by robots.txt" in line
 
-    from web.app import create_app
-
     app = create_app(
         session_factory(make_engine(f"sqlite:///{tmp_path / 'archive.db'}")),
         load_config(config, env={}),
@@ -246,3 +248,13 @@ def test_hand_given_aggregator_feed_gets_the_same_treatment(
         ("Google News by hand", "unresolved aggregator link (HTTP 404)")
     ]
     assert sum(1 for r in site.access_log if r.url.startswith(OST) and "/amp/" not in r.url) == 1
+
+
+def test_google_resolutions_share_one_rate_limited_slot(tmp_path: Path) -> None:
+    spider = NewsSpider(
+        load_config(make_config(tmp_path, SEARCH_CONFIG), env={}), datetime.now(UTC)
+    )
+    link = AggregatorLink("https://news.google.com/rss/articles/CBMiXYZ123456", "CBMiXYZ123456")
+    meta = spider._resolution_meta(Candidate(link.url, None), link, "https://news.google.com/rss")
+    slot = settings.DOWNLOAD_SLOTS[meta["download_slot"]]
+    assert slot["concurrency"] == 1 and slot["delay"] > 0

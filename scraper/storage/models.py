@@ -236,7 +236,7 @@ class ServiceLock(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(TZDateTime)
 
 
-class AggregatorLink(Base):
+class ResolvedAggregatorLink(Base):
     """A news aggregator's article id resolved to the publisher's URL, so it is asked once."""
 
     __tablename__ = "aggregator_links"
