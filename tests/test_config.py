@@ -165,6 +165,27 @@ BROKEN = [
         "sources[0].rss: unknown key",
     ),
     ("bad log level", "[log]\nlevel = 'loud'\n" + MINIMAL, "log.level: must be one of"),
+    ("unknown search engine", MINIMAL + 'search = "yahoo"\n', "sources[0].search: must be one of"),
+    (
+        "bad search locale",
+        MINIMAL + 'search = "bing"\nsearch_locales = ["english"]\n',
+        "sources[0].search_locales: not a locale",
+    ),
+    (
+        "empty search locales",
+        MINIMAL + 'search = "bing"\nsearch_locales = []\n',
+        "sources[0].search_locales: must not be empty",
+    ),
+    (
+        "locales without search",
+        MINIMAL + 'search_locales = ["en-US"]\n',
+        "sources[0].search_locales: needs search",
+    ),
+    (
+        "resolve_google_news not a bool",
+        "[crawl]\nresolve_google_news = 1\n" + MINIMAL,
+        "crawl.resolve_google_news: must be true or false",
+    ),
     (
         "sources not array",
         MINIMAL.split("[[sources]]")[0] + "[sources]\nname='x'\n",
@@ -235,3 +256,17 @@ def test_cluster_distributed_switch(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "[cluster]\ndistributed = true\n" + MINIMAL), env={})
     assert config.cluster.distributed is True
     assert load_config(write(tmp_path, MINIMAL), env={}).cluster.distributed is False
+
+
+def test_search_source_needs_nothing_else(tmp_path: Path) -> None:
+    text = MINIMAL + '\n[[sources]]\nname = "Bing News"\nsearch = "bing"\n'
+    text += '\n[[sources]]\nname = "Google News"\nsearch = "google"\n'
+    text += 'search_locales = ["en-US", "ko-KR", "en-US"]\n'
+    config = load_config(write(tmp_path, text), env={})
+    outlet, bing, google = config.sources
+    assert (outlet.search, outlet.search_locales) == (None, ())
+    assert (bing.search, bing.search_locales, bing.feeds) == ("bing", ("en-US",), ())
+    assert (google.search, google.search_locales) == ("google", ("en-US", "ko-KR"))
+    assert config.crawl.resolve_google_news is False
+    text = "[crawl]\nresolve_google_news = true\n" + text
+    assert load_config(write(tmp_path, text), env={}).crawl.resolve_google_news is True

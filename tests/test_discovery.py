@@ -83,6 +83,27 @@ def test_atom_feed_uses_html_alternate_links_and_xml_base() -> None:
     ]
 
 
+def test_bing_news_feed_names_the_publisher() -> None:
+    first, second = parse_feed(fixture("bing_news.rss"), "https://www.bing.com/news/search")
+    assert first.url.startswith("http://www.bing.com/news/apiclick.aspx?ref=FexRss&")
+    assert first.publisher == "Seoul Screen Daily" and second.publisher == "Style Notes"
+    assert first.published_at == datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
+    assert first.title == "Kim Ji-won picks her next drama after a record year"
+
+
+def test_google_news_feed_names_the_publisher() -> None:
+    first, second = parse_feed(fixture("google_news.rss"), "https://news.google.com/rss/search")
+    assert first.url.startswith("https://news.google.com/rss/articles/CBMi")
+    assert (first.publisher, second.publisher) == ("Seoul Screen Daily", "연예일보")
+    assert first.title == "Kim Ji-won picks her next drama after a record year - Seoul Screen Daily"
+    assert first.published_at == datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
+
+
+def test_outlet_feeds_name_no_publisher() -> None:
+    candidates = parse_feed(fixture("rss2_wordpress.xml"), "https://outlet.example/feed")
+    assert candidates and all(candidate.publisher is None for candidate in candidates)
+
+
 def test_rss1_rdf_feed() -> None:
     candidates = parse_feed(fixture("rss1_rdf.xml"), "https://kculturewire.example/rss")
     assert [c.url for c in candidates] == [

@@ -20,6 +20,10 @@ from scraper.config.schedule import ScheduleError, parse_schedule
 
 DEFAULT_CONFIG = "dramawatch.toml"
 WATCH_KINDS = ("drama", "person", "other")
+SEARCH_ENGINES = ("bing", "google")
+DEFAULT_SEARCH_LOCALES = ("en-US",)
+# language-REGION, as news-search feeds take it: "en-US", "ko-KR"
+_LOCALE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
 
 
 class ConfigError(Exception):
@@ -40,6 +44,8 @@ class Source:
     sitemaps: tuple[str, ...] = ()
     pages: tuple[str, ...] = ()
     follow: str | None = None
+    search: str | None = None  # "bing" | "google": one news-search feed per watch name and locale
+    search_locales: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class CrawlConfig:
     max_age_days: int = 7
     # links from the web may reach loopback, LAN and metadata addresses (the SSRF guard is off)
     allow_private_networks: bool = False
+    resolve_google_news: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,7 @@ _TABLES: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
         "max_pages_per_source": (int, False),
         "max_age_days": (int, False),
         "allow_private_networks": (bool, False),
+        "resolve_google_news": (bool, False),
     },
     "digest": {
         "schedule": (str, False),
@@ -126,6 +134,8 @@ _SOURCE_KEYS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "sitemaps": (list, False),
     "pages": (list, False),
     "follow": (str, False),
+    "search": (str, False),
+    "search_locales": (list, False),
 }
 _TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", list: "a list"}
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
@@ -253,6 +263,7 @@ class _Validator:
             max_pages_per_source=raw.get("max_pages_per_source", CrawlConfig.max_pages_per_source),
             max_age_days=raw.get("max_age_days", CrawlConfig.max_age_days),
             allow_private_networks=raw.get("allow_private_networks", False),
+            resolve_google_news=raw.get("resolve_google_news", False),
         )
 
     def digest(self, raw: dict[str, Any]) -> DigestConfig:
@@ -369,10 +380,31 @@ class _Validator:
                 sitemaps=self.urls(item.get("sitemaps", []), f"{where}.sitemaps"),
                 pages=self.urls(item.get("pages", []), f"{where}.pages"),
                 follow=follow,
+                **self.search(item, where),
             )
-            if not (source.feeds or source.sitemaps or source.pages):
-                raise self.fail(where, "needs at least one of feeds, sitemaps or pages")
+            if not (source.feeds or source.sitemaps or source.pages or source.search):
+                raise self.fail(where, "needs at least one of feeds, sitemaps, pages or search")
             sources.append(source)
         if not sources:
             raise self.fail("sources", "no sources: add at least one [[sources]] entry")
         return tuple(sources)
+
+    def search(self, item: dict[str, Any], where: str) -> dict[str, Any]:
+        """Give a source's news-search engine and locales (Source keyword arguments)."""
+        engine = item.get("search")
+        if engine is None:
+            if "search_locales" in item:
+                raise self.fail(f"{where}.search_locales", "needs search = \"bing\" or \"google\"")
+            return {}
+        if engine not in SEARCH_ENGINES:
+            raise self.fail(f"{where}.search", f"must be one of {', '.join(SEARCH_ENGINES)}")
+        locales = self.strings(item.get("search_locales", []), f"{where}.search_locales")
+        for locale in locales:
+            if not _LOCALE.match(locale):
+                raise self.fail(
+                    f"{where}.search_locales", f"not a locale like \"en-US\": {locale!r}"
+                )
+        if "search_locales" in item and not locales:
+            raise self.fail(f"{where}.search_locales", "must not be empty")
+        locales = tuple(dict.fromkeys(locales or DEFAULT_SEARCH_LOCALES))
+        return {"search": engine, "search_locales": locales}

@@ -147,11 +147,13 @@ class DiscoveryError(Exception):
 
 @dataclass(frozen=True)
 class Candidate:
-    """A URL worth fetching, with the date and title its feed or sitemap gave, if any."""
+    """A URL worth fetching, with the date, title and publisher its feed or sitemap gave."""
 
     url: str
     published_at: datetime | None
     title: str | None = None
+    # the outlet an aggregator's item names: RSS <source>, Bing's <News:Source>
+    publisher: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,8 +212,18 @@ def parse_feed(body: bytes, base_url: str) -> list[Candidate]:
         url = _absolute_http_url(_entry_link(entry), base_url)
         if url is None or url in candidates:
             continue
-        candidates[url] = Candidate(url, _entry_published_at(entry), _title(entry.get("title")))
+        candidates[url] = Candidate(
+            url, _entry_published_at(entry), _title(entry.get("title")), _entry_publisher(entry)
+        )
     return list(candidates.values())
+
+
+def _entry_publisher(entry: Any) -> str | None:
+    """The outlet an aggregator's item names: RSS 2.0 <source>, Bing News <News:Source>."""
+    source = dict.get(entry, "source")
+    if isinstance(source, dict) and (name := _title(source.get("title"))):
+        return name
+    return _title(dict.get(entry, "news_source"))
 
 
 def _entry_link(entry: Any) -> str | None:

@@ -18,6 +18,7 @@ class PageItem:
     html: str
     hint_published_at: datetime | None = None  # from the feed or sitemap entry
     hint_title: str | None = None
+    hint_publisher: str | None = None  # the outlet an aggregator's item named
     extracted: Extracted | None = None
     mentions: list[Mention] = field(default_factory=list)
     article_id: int | None = None

@@ -26,6 +26,12 @@ DRAMAWATCH_RUN_FLUSH_S = 5.0
 DRAMAWATCH_CLUSTER_WORKER_ID: str | None = None
 DRAMAWATCH_CLUSTER_CONFIG_FINGERPRINT: str | None = None
 DRAMAWATCH_CLUSTER_CLAIM_LIMIT = 8
+# News-search origins by engine ({"bing": "https://www.bing.com", ...}); empty: the real ones.
+# Tests point them at the loopback fixture site.
+DRAMAWATCH_SEARCH_ORIGINS: dict[str, str] = {}
+# The download slot of Google News link resolutions (resolve_google_news = true), rate-limited
+# in DOWNLOAD_SLOTS below
+DRAMAWATCH_GOOGLE_NEWS_SLOT = "google-news-resolution"
 
 USER_AGENT = "Mozilla/5.0 (compatible; dramawatch/0.1; news monitor)"
 ROBOTSTXT_OBEY = True
@@ -40,6 +46,8 @@ RETRY_TIMES = 2
 DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 REDIRECT_MAX_TIMES = 10
+# Google News link resolutions: one at a time, two seconds apart, whatever the concurrency
+DOWNLOAD_SLOTS = {DRAMAWATCH_GOOGLE_NEWS_SLOT: {"concurrency": 1, "delay": 2.0}}
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"

@@ -234,3 +234,13 @@ class ServiceLock(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
     heartbeat_at: Mapped[datetime] = mapped_column(TZDateTime)
+
+
+class ResolvedAggregatorLink(Base):
+    """A news aggregator's article id resolved to the publisher's URL, so it is asked once."""
+
+    __tablename__ = "aggregator_links"
+
+    article_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    publisher_url: Mapped[str] = mapped_column(Text)
+    resolved_at: Mapped[datetime] = mapped_column(TZDateTime)

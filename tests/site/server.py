@@ -33,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from . import aggregators
+
 logger = logging.getLogger(__name__)
 
 HOSTS_DIR = Path(__file__).parent / "hosts"
@@ -195,6 +197,7 @@ class FixtureSite:
         aliases_path = hosts_dir / "_hosts.json"
         aliases = json.loads(aliases_path.read_text("utf-8")) if aliases_path.exists() else {}
         self._aliases: dict[str, str] = aliases.get("aliases", {})
+        self._google_articles = aggregators.articles(hosts_dir)
         self._hosts = {
             entry.name: _HostConfig(entry)
             for entry in sorted(hosts_dir.iterdir())
@@ -482,8 +485,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._write(_text_reply(501, "fixture proxy: CONNECT (https) is not supported\n"), False)
 
     def do_POST(self) -> None:
-        self._recorded = True
-        self._write(_text_reply(405, "fixture site is read-only\n"), False)
+        host, target = self._host_and_target()
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        answer = None
+        if host == aggregators.GOOGLE_NEWS_HOST:
+            answer = aggregators.batchexecute(target, body, self.server.site._google_articles)
+        if answer is None:
+            self._recorded = True
+            self._write(_text_reply(405, "fixture site is read-only\n"), False)
+            return
+        self._host, self._target, self._sent, self._status = host, target, 0, None
+        self._recorded = False
+        try:
+            self._write(_Reply(answer[0], {"Content-Type": answer[1]}, answer[2].encode()), False)
+        finally:
+            self._record()
 
     # -- per request -----------------------------------------------------------------------------
 
@@ -494,8 +511,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._status: int | None = None
         self._recorded = False
         try:
+            google = (
+                aggregators.article_page(self._target, site._google_articles)
+                if self._host == aggregators.GOOGLE_NEWS_HOST
+                else None
+            )
             if self._host == FAULTS_HOST:
                 self._serve_fault(site, self._target, head)
+            elif google is not None:
+                reply = _Reply(google[0], {"Content-Type": google[1]}, google[2].encode())
+                self._write(reply, head)
             else:
                 reply = site._reply_for(self._host, self._target, self._conditional_headers())
                 self._write(reply, head)

@@ -25,6 +25,7 @@ from scrapy.exceptions import (
 from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
+from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet.error import (
     ConnectionRefusedError,
     DNSLookupError,
@@ -34,6 +35,8 @@ from twisted.internet.error import (
 from twisted.python.failure import Failure
 
 from scraper.config import Config, Source, load_config
+from scraper.core import aggregators
+from scraper.core.aggregators import AggregatorLink
 from scraper.core.discovery import (
     Candidate,
     DiscoveryError,
@@ -44,9 +47,13 @@ from scraper.core.discovery import (
 from scraper.crawler import settings as dramawatch_settings
 from scraper.crawler import signals
 from scraper.crawler.items import PageItem
+from scraper.crawler.middlewares import archive_sessions
+from scraper.storage import aggregator_links
 
 # how deep a sitemap index may nest before we stop following it
 MAX_SITEMAP_DEPTH = 3
+UNRESOLVED = "unresolved aggregator link"
+ROBOTS_DENIED = "disallowed by robots.txt"
 
 
 def _load(settings: BaseSettings) -> Config:
@@ -62,7 +69,17 @@ class NewsSpider(Spider):
         self.now = now
         self.sources = {s.name: s for s in config.sources}
         self.follow = {s.name: re.compile(s.follow) for s in config.sources if s.follow}
+        # an article a search or aggregator leads to is its outlet's when the outlet is configured
+        self.outlets = [
+            (s.name, (*s.feeds, *s.sitemaps, *s.pages))
+            for s in config.sources
+            if s.search is None and (s.feeds or s.sitemaps or s.pages)
+        ]
         self.budget: Counter[str] = Counter()
+        self.links: sessionmaker[Session] | None = None  # the resolved-link cache
+        self.search_origins: dict[str, str] = {}
+        # what is reported once per run: unresolved links, sources whose search robots.txt denies
+        self.reported: set[tuple[str, str]] = set()
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -73,6 +90,12 @@ class NewsSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = cls(_load(crawler.settings), datetime.now(UTC), *args, **kwargs)
         spider._set_crawler(crawler)
+        spider.search_origins = {
+            **aggregators.SEARCH_ORIGINS,
+            **crawler.settings.getdict("DRAMAWATCH_SEARCH_ORIGINS"),
+        }
+        if spider.config.crawl.resolve_google_news:
+            spider.links = archive_sessions(crawler)
         crawler.signals.connect(spider.request_dropped, signal=scrapy_signals.request_dropped)
         return spider
 
@@ -84,6 +107,18 @@ class NewsSpider(Spider):
                 yield self._entry(url, source, self.parse_sitemap, depth_sitemap=0)
             for url in source.pages:
                 yield self._entry(url, source, self.parse_listing)
+            for url in self._search_feeds(source):
+                yield self._entry(url, source, self.parse_feed, search=True)
+
+    def _search_feeds(self, source: Source) -> list[str]:
+        """One news-search feed per watch name and alias and per locale of the source."""
+        if source.search is None:
+            return []
+        names = [name for entry in self.config.watch for name in (entry.name, *entry.aliases)]
+        origin = self.search_origins.get(source.search)
+        return list(
+            aggregators.search_feed_urls(source.search, names, source.search_locales, origin)
+        )
 
     # ------------------------------------------------------------ discovery callbacks
 
@@ -144,7 +179,103 @@ class NewsSpider(Spider):
             html=response.text,
             hint_published_at=response.meta.get("published_at"),
             hint_title=response.meta.get("title"),
+            hint_publisher=response.meta.get("publisher"),
         )
+
+    # ------------------------------------------------------------ aggregator links
+
+    def _through_aggregator(
+        self, source: Source, candidate: Candidate, link: AggregatorLink, via: str
+    ) -> Request | None:
+        """Give the request that leads to the publisher's article behind a Google News link:
+        the article itself when its resolution is cached, else the first resolution step."""
+        if link.article_id is None or self.links is None:
+            self._unresolved(source.name, link.url, via)
+            return None
+        with self.links() as session:
+            cached = aggregator_links.publisher_url(session, link.article_id)
+        if cached is not None:
+            return self._article(source, candidate, cached, via)
+        return self._request(
+            aggregators.google_article_page(link, via),
+            source,
+            self.parse_google_page,
+            errback=self.on_resolution_error,
+            **self._resolution_meta(candidate, link, via),
+        )
+
+    def _resolution_meta(
+        self, candidate: Candidate, link: AggregatorLink, via: str
+    ) -> dict[str, Any]:
+        return {
+            # article=True: skipped by the feed revalidation, which a 304 would end silently
+            "article": True,
+            "via": via,
+            "aggregator_link": link.url,
+            "article_id": link.article_id,
+            "candidate": (candidate.published_at, candidate.title, candidate.publisher),
+            # one slot for every resolution request, rate-limited in settings (DOWNLOAD_SLOTS)
+            "download_slot": dramawatch_settings.DRAMAWATCH_GOOGLE_NEWS_SLOT,
+        }
+
+    def parse_google_page(self, response: Response) -> Iterator[Request]:
+        """Read the article page's decoding signature and ask for the publisher URL."""
+        meta = response.meta
+        found = (
+            aggregators.parse_google_signature(response.text)
+            if isinstance(response, TextResponse)
+            else None
+        )
+        if found is None:
+            self._unresolved(meta["source"], meta["aggregator_link"], meta["via"], "no signature")
+            return
+        signature, timestamp = found
+        keep = ("article", "via", "aggregator_link", "article_id", "candidate", "download_slot")
+        yield Request(
+            aggregators.google_batchexecute_url(response.url),
+            method="POST",
+            body=aggregators.google_batchexecute_body(meta["article_id"], signature, timestamp),
+            headers={"Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"},
+            callback=self.parse_google_batchexecute,
+            errback=self.on_resolution_error,
+            meta={"source": meta["source"], **{key: meta[key] for key in keep}},
+        )
+
+    def parse_google_batchexecute(self, response: Response) -> Iterator[Request]:
+        """Remember the publisher URL Google gave and request the article there."""
+        meta = response.meta
+        url = (
+            aggregators.parse_google_batchexecute(response.text)
+            if isinstance(response, TextResponse)
+            else None
+        )
+        if url is None:
+            self._unresolved(meta["source"], meta["aggregator_link"], meta["via"], "no URL")
+            return
+        if self.links is not None:
+            with self.links.begin() as session:
+                aggregator_links.remember(session, meta["article_id"], url, datetime.now(UTC))
+        published_at, title, publisher = meta["candidate"]
+        candidate = Candidate(url, published_at, title, publisher)
+        request = self._article(self._source(response), candidate, url, meta["via"])
+        if request is not None:
+            yield request
+
+    def on_resolution_error(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        meta = request.meta
+        reason = describe_failure(failure, self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+        if isinstance(failure.value, IgnoreRequest) and not isinstance(failure.value, HttpError):
+            reason = failure.getErrorMessage().splitlines()[0] if failure.getErrorMessage() else ""
+        self._unresolved(meta["source"], meta["aggregator_link"], meta.get("via"), reason)
+
+    def _unresolved(self, source: str, url: str, via: str | None, detail: str = "") -> None:
+        """Report a link whose publisher URL is unknown, once per run; nothing is remembered,
+        so the next run tries it again."""
+        if (source, url) in self.reported:
+            return
+        self.reported.add((source, url))
+        self._fail(source, url, f"{UNRESOLVED} ({detail})" if detail else UNRESOLVED, via)
 
     # ------------------------------------------------------------ helpers
 
@@ -154,23 +285,41 @@ class NewsSpider(Spider):
         for candidate in candidates:
             if self._too_old(candidate.published_at):
                 continue
-            request = self._request(
-                candidate.url,
-                source,
-                self.parse_article,
-                article=True,
-                via=via,
-                published_at=candidate.published_at,
-                title=candidate.title,
-            )
+            target = aggregators.unwrap(candidate.url)
+            if isinstance(target, AggregatorLink):
+                request = self._through_aggregator(source, candidate, target, via)
+            else:
+                request = self._article(source, candidate, target, via, target != candidate.url)
             if request is not None:
                 yield request
+
+    def _article(
+        self, source: Source, candidate: Candidate, url: str, via: str, unwrapped: bool = True
+    ) -> Request | None:
+        """Give the request for an article at ``url``, with its feed entry's hints. What a
+        search or an aggregator found on a configured outlet's site is that outlet's: an
+        article in both its feed and a search is then one request of one source."""
+        if unwrapped or source.search is not None:
+            outlet = aggregators.outlet_for(url, self.outlets)
+            source = self.sources[outlet] if outlet is not None else source
+        return self._request(
+            url,
+            source,
+            self.parse_article,
+            article=True,
+            via=via,
+            published_at=candidate.published_at,
+            title=aggregators.strip_publisher_suffix(candidate.title, candidate.publisher),
+            publisher=candidate.publisher,
+        )
 
     def _too_old(self, published_at: datetime | None) -> bool:
         days = self.config.crawl.max_age_days
         return bool(days and published_at and published_at < self.now - timedelta(days=days))
 
-    def _request(self, url: str, source: Source, callback: Any, **meta: Any) -> Request | None:
+    def _request(
+        self, url: str, source: Source, callback: Any, errback: Any = None, **meta: Any
+    ) -> Request | None:
         """Give a request counted against the source's page budget, or None past it.
 
         Articles and discovery pages (listing pagination, sitemap children) have a budget
@@ -192,12 +341,17 @@ class NewsSpider(Spider):
         self.budget[budget] += 1
         if "depth" in meta:
             meta["depth_sitemap"] = meta.pop("depth")
-        return self._entry(url, source, callback, **meta)
+        return self._entry(url, source, callback, errback, **meta)
 
-    def _entry(self, url: str, source: Source, callback: Any, **meta: Any) -> Request:
+    def _entry(
+        self, url: str, source: Source, callback: Any, errback: Any = None, **meta: Any
+    ) -> Request:
         """Give a request outside the page budget (the configured feeds, sitemaps, pages)."""
         return Request(
-            url, callback=callback, errback=self.on_error, meta={"source": source.name, **meta}
+            url,
+            callback=callback,
+            errback=errback or self.on_error,
+            meta={"source": source.name, **meta},
         )
 
     def _source(self, response: Response) -> Source:
@@ -214,6 +368,12 @@ class NewsSpider(Spider):
                     f"too many redirects (more than {max_redirects})",
                     request.meta.get("via"),
                 )
+                return
+            if request.meta.get("search") and "robots.txt" in failure.getErrorMessage():
+                # a search feed the aggregator forbids: the source would be empty, so say why
+                if (request.meta["source"], ROBOTS_DENIED) not in self.reported:
+                    self.reported.add((request.meta["source"], ROBOTS_DENIED))
+                    self._fail(request.meta["source"], request.url, ROBOTS_DENIED)
                 return
             # robots.txt, an archived article, an offsite link: a decision, not a fault
             self.logger.debug("ignored %s: %s", request.url, failure.getErrorMessage())
