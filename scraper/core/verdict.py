@@ -1,0 +1,225 @@
+"""Keep or reject: the one decision whether an article is stored, and for which watch entries.
+
+The crawl's ``MatchPipeline``, ``dramawatch inspect`` and ``dramawatch rematch`` all call
+:func:`judge`, so what the crawl stores, what inspect explains and what a rematch keeps can
+never disagree.
+
+An article is stored when at least one watch entry it names still counts after that entry's
+rules, checked in this order (the first that fails is the one reported):
+
+1. ``sources``: the article comes from one of these configured sources;
+2. ``languages``: the article's language (ISO 639-1, as extraction reports it) is listed; an
+   article whose language was not detected does not count either;
+3. ``exclude``: the article names none of these phrases;
+4. ``context``: the article names one of these phrases, or another watch entry that counts.
+
+Entries that pass 1-3 and have no ``context`` (or name a context phrase) count first; an entry
+waiting for context then counts if any of those does. So two namesakes that are each other's
+only context do not prop each other up. Before any of that, two filters reject the article
+whatever it names: a muted source, and a canonical URL on a muted domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from scraper.core.match import Matcher, Mention, PhraseMatcher, compile_phrases, compile_watchlist
+from scraper.core.urls import on_domains
+
+__all__ = [
+    "ArticleFacts",
+    "Exclusion",
+    "Rules",
+    "Verdict",
+    "WatchRuleLike",
+    "compile_rules",
+    "judge",
+    "matched_text",
+]
+
+NO_MENTION = "no watched name in the title or article text"
+
+
+class WatchRuleLike(Protocol):
+    """A watch entry with its rules (``config.WatchEntry`` qualifies)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def aliases(self) -> Sequence[str]: ...
+
+    @property
+    def context(self) -> Sequence[str]: ...
+
+    @property
+    def exclude(self) -> Sequence[str]: ...
+
+    @property
+    def sources(self) -> Sequence[str]: ...
+
+    @property
+    def languages(self) -> Sequence[str]: ...
+
+
+@dataclass(frozen=True)
+class _EntryRules:
+    name: str
+    context: PhraseMatcher | None
+    exclude: PhraseMatcher | None
+    sources: tuple[str, ...]
+    languages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A compiled watch list with every entry's rules and the global filters."""
+
+    matcher: Matcher
+    entries: tuple[_EntryRules, ...]
+    mute_sources: frozenset[str] = frozenset()
+    mute_domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ArticleFacts:
+    """What the decision looks at: the extracted title and text, where the article comes from
+    (``source`` None: not known, as for ``inspect`` of a file), its language and canonical URL."""
+
+    title: str
+    text: str
+    source: str | None
+    language: str | None
+    canonical_url: str | None
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A watch entry the article names that does not count: which rule, and why."""
+
+    name: str
+    rule: str  # sources | languages | exclude | context
+    detail: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The decision: ``counted`` are the mentions to store (the article's ``entities``);
+    ``named`` every watch entry found, counted or not."""
+
+    stored: bool
+    reason: str
+    named: tuple[Mention, ...]
+    counted: tuple[Mention, ...]
+    excluded: tuple[Exclusion, ...]
+
+
+def matched_text(title: str, text: str) -> str:
+    """Give the string watch-list spans index: the title, a blank line, the text."""
+    return f"{title}\n\n{text}"
+
+
+def compile_rules(
+    watch: Iterable[WatchRuleLike],
+    *,
+    mute_sources: Iterable[str] = (),
+    mute_domains: Iterable[str] = (),
+) -> Rules:
+    """Return the compiled Rules of a watch list and filters (domains already normalised).
+
+    Raises ``match.WatchListError`` for a name or phrase with nothing to match."""
+    entries = tuple(watch)
+    return Rules(
+        matcher=compile_watchlist(entries),
+        entries=tuple(
+            _EntryRules(
+                name=entry.name,
+                context=compile_phrases(entry.context) if entry.context else None,
+                exclude=compile_phrases(entry.exclude) if entry.exclude else None,
+                sources=tuple(entry.sources),
+                languages=tuple(entry.languages),
+            )
+            for entry in entries
+        ),
+        mute_sources=frozenset(mute_sources),
+        mute_domains=tuple(mute_domains),
+    )
+
+
+def judge(rules: Rules, article: ArticleFacts) -> Verdict:
+    """Return whether ``article`` is stored, the mentions that count, and why others do not."""
+    if article.source is not None and article.source in rules.mute_sources:
+        return Verdict(False, f"source {article.source!r} is muted", (), (), ())
+    if article.canonical_url and on_domains(article.canonical_url, rules.mute_domains):
+        return Verdict(False, "the canonical URL is on a muted domain", (), (), ())
+    combined = matched_text(article.title, article.text)
+    named = tuple(rules.matcher.find(combined))
+    if not named:
+        return Verdict(False, NO_MENTION, (), (), ())
+    found = {mention.entity for mention in named}
+    excluded: dict[str, Exclusion] = {}
+    counted: set[str] = set()
+    waiting: list[_EntryRules] = []
+    for entry in rules.entries:
+        if entry.name not in found:
+            continue
+        exclusion = _rejection(entry, article, combined)
+        if exclusion is not None:
+            excluded[entry.name] = exclusion
+        elif entry.context is None or entry.context.first(combined) is not None:
+            counted.add(entry.name)
+        else:
+            waiting.append(entry)
+    for entry in waiting:
+        if counted:  # any entry counting already is "another watch entry" for this one
+            continue
+        terms = ", ".join(entry.context.phrases) if entry.context else ""
+        excluded[entry.name] = Exclusion(
+            entry.name,
+            "context",
+            f"no context term (needs one of: {terms}, or another watch entry)",
+        )
+    if counted:
+        counted.update(entry.name for entry in waiting)
+    kept = tuple(mention for mention in named if mention.entity in counted)
+    dropped = tuple(excluded[m.entity] for m in named if m.entity in excluded)
+    if not kept:
+        names = ", ".join(f"{e.name} ({e.rule})" for e in dropped)
+        return Verdict(False, f"no watch entry counts after its rules: {names}", named, (), dropped)
+    reason = "mentions " + ", ".join(mention.entity for mention in kept)
+    return Verdict(True, reason, named, kept, dropped)
+
+
+def _rejection(entry: _EntryRules, article: ArticleFacts, combined: str) -> Exclusion | None:
+    """Give the Exclusion of the first of sources, languages, exclude that ``entry`` fails."""
+    if entry.sources and article.source not in entry.sources:
+        wanted = ", ".join(entry.sources)
+        detail = (
+            f"source {article.source} is not one of: {wanted}"
+            if article.source
+            else f"the source is unknown (needs one of: {wanted})"
+        )
+        return Exclusion(entry.name, "sources", detail)
+    if entry.languages and article.language not in entry.languages:
+        wanted = ", ".join(entry.languages)
+        detail = (
+            f"language {article.language} is not one of: {wanted}"
+            if article.language
+            else f"no language detected (needs one of: {wanted})"
+        )
+        return Exclusion(entry.name, "languages", detail)
+    if entry.exclude is not None:
+        hit = entry.exclude.first(combined)
+        if hit is not None:
+            phrase, (start, end) = hit
+            return Exclusion(
+                entry.name,
+                "exclude",
+                f"names the excluded {phrase!r} ({combined[start:end]!r} at {start})",
+            )
+    return None
