@@ -5,17 +5,19 @@ The crawl's ``MatchPipeline``, ``dramawatch inspect`` and ``dramawatch rematch``
 never disagree.
 
 An article is stored when at least one watch entry it names still counts after that entry's
-rules, checked in this order (the first that fails is the one reported):
+rules:
 
-1. ``sources``: the article comes from one of these configured sources;
-2. ``languages``: the article's language (ISO 639-1, as extraction reports it) is listed; an
-   article whose language was not detected does not count either;
-3. ``exclude``: the article names none of these phrases;
-4. ``context``: the article names one of these phrases, or another watch entry that counts.
+- ``exclude``: the article names none of these phrases;
+- ``context``: the article names one of these phrases, or another watch entry that counts;
+- ``sources``: the article comes from one of these configured sources;
+- ``languages``: the article's language (ISO 639-1, as extraction reports it) is listed; an
+  article whose language was not detected does not count either.
 
-Entries that pass 1-3 and have no ``context`` (or name a context phrase) count first; an entry
-waiting for context then counts if any of those does. So two namesakes that are each other's
-only context do not prop each other up. Before any of that, two filters reject the article
+Entries that pass exclude, sources and languages and need no context (or name a context phrase)
+count first; an entry waiting for context then counts if any of those does, so two namesakes
+that are each other's only context do not prop each other up. When an entry does not count,
+the reported rule is the first that fails in the order above: what the article is about
+explains more than where it comes from. Before any of that, two filters reject the article
 whatever it names: a muted source, and a canonical URL on a muted domain.
 """
 
@@ -155,37 +157,35 @@ def judge(rules: Rules, article: ArticleFacts) -> Verdict:
     """Return whether ``article`` is stored, the mentions that count, and why others do not."""
     if article.source is not None and article.source in rules.mute_sources:
         return Verdict(False, f"source {article.source!r} is muted", (), (), ())
-    if article.canonical_url and on_domains(article.canonical_url, rules.mute_domains):
-        return Verdict(False, "the canonical URL is on a muted domain", (), (), ())
+    url = article.canonical_url
+    muted = [domain for domain in rules.mute_domains if url and on_domains(url, [domain])]
+    if muted:
+        return Verdict(False, f"the canonical URL is on the muted domain {muted[0]}", (), (), ())
     combined = matched_text(article.title, article.text)
     named = tuple(rules.matcher.find(combined))
     if not named:
         return Verdict(False, NO_MENTION, (), (), ())
     found = {mention.entity for mention in named}
+    entries = [entry for entry in rules.entries if entry.name in found]
+    rejected = {entry.name: _rejection(entry, article, combined) for entry in entries}
+    passing = [entry for entry in entries if rejected[entry.name] is None]
+    counted = {
+        entry.name
+        for entry in passing
+        if entry.context is None or entry.context.first(combined) is not None
+    }
+    if counted:  # any entry counting already is "another watch entry" for the rest
+        counted.update(entry.name for entry in passing)
     excluded: dict[str, Exclusion] = {}
-    counted: set[str] = set()
-    waiting: list[_EntryRules] = []
-    for entry in rules.entries:
-        if entry.name not in found:
+    for entry in entries:
+        if entry.name in counted:
             continue
-        exclusion = _rejection(entry, article, combined)
+        exclusion = rejected[entry.name]
+        if exclusion is None or exclusion.rule != "exclude":
+            # what the article is about is the first thing to explain, then where it is from
+            exclusion = _missing_context(entry, combined, bool(counted)) or exclusion
         if exclusion is not None:
             excluded[entry.name] = exclusion
-        elif entry.context is None or entry.context.first(combined) is not None:
-            counted.add(entry.name)
-        else:
-            waiting.append(entry)
-    for entry in waiting:
-        if counted:  # any entry counting already is "another watch entry" for this one
-            continue
-        terms = ", ".join(entry.context.phrases) if entry.context else ""
-        excluded[entry.name] = Exclusion(
-            entry.name,
-            "context",
-            f"no context term (needs one of: {terms}, or another watch entry)",
-        )
-    if counted:
-        counted.update(entry.name for entry in waiting)
     kept = tuple(mention for mention in named if mention.entity in counted)
     dropped = tuple(excluded[m.entity] for m in named if m.entity in excluded)
     if not kept:
@@ -195,8 +195,27 @@ def judge(rules: Rules, article: ArticleFacts) -> Verdict:
     return Verdict(True, reason, named, kept, dropped)
 
 
+def _missing_context(entry: _EntryRules, combined: str, others: bool) -> Exclusion | None:
+    """Give the context Exclusion of ``entry`` when it needs context the article lacks."""
+    if entry.context is None or others or entry.context.first(combined) is not None:
+        return None
+    terms = ", ".join(entry.context.phrases)
+    return Exclusion(
+        entry.name, "context", f"no context term (needs one of: {terms}, or another watch entry)"
+    )
+
+
 def _rejection(entry: _EntryRules, article: ArticleFacts, combined: str) -> Exclusion | None:
-    """Give the Exclusion of the first of sources, languages, exclude that ``entry`` fails."""
+    """Give the Exclusion of the first of exclude, sources, languages that ``entry`` fails."""
+    if entry.exclude is not None:
+        hit = entry.exclude.first(combined)
+        if hit is not None:
+            phrase, (start, end) = hit
+            return Exclusion(
+                entry.name,
+                "exclude",
+                f"names the excluded {phrase!r} ({combined[start:end]!r} at {start})",
+            )
     if entry.sources and article.source not in entry.sources:
         wanted = ", ".join(entry.sources)
         detail = (
@@ -213,13 +232,4 @@ def _rejection(entry: _EntryRules, article: ArticleFacts, combined: str) -> Excl
             else f"no language detected (needs one of: {wanted})"
         )
         return Exclusion(entry.name, "languages", detail)
-    if entry.exclude is not None:
-        hit = entry.exclude.first(combined)
-        if hit is not None:
-            phrase, (start, end) = hit
-            return Exclusion(
-                entry.name,
-                "exclude",
-                f"names the excluded {phrase!r} ({combined[start:end]!r} at {start})",
-            )
     return None
