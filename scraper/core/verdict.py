@@ -189,8 +189,8 @@ def judge(rules: Rules, article: ArticleFacts) -> Verdict:
     kept = tuple(mention for mention in named if mention.entity in counted)
     dropped = tuple(excluded[m.entity] for m in named if m.entity in excluded)
     if not kept:
-        names = ", ".join(f"{e.name} ({e.rule})" for e in dropped)
-        return Verdict(False, f"no watch entry counts after its rules: {names}", named, (), dropped)
+        why = "; ".join(f"{e.name}: {e.detail}" for e in dropped)
+        return Verdict(False, f"no watch entry counts after its rules ({why})", named, (), dropped)
     reason = "mentions " + ", ".join(mention.entity for mention in kept)
     return Verdict(True, reason, named, kept, dropped)
 
