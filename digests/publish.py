@@ -284,9 +284,7 @@ def story_rows(session: Session, start: datetime, end: datetime) -> list[StoryRo
             exists().where(Article.story_id == Story.id, archive_search.VISIBLE),
         )
         .options(
-            selectinload(Story.articles.and_(archive_search.VISIBLE)).selectinload(
-                Article.mentions
-            )
+            selectinload(Story.articles.and_(archive_search.VISIBLE)).selectinload(Article.mentions)
         )
         .order_by(Story.id)
     ).all()

@@ -268,9 +268,7 @@ class _Validator:
             domains.append(domain)
         return Filters(mute_sources=mute_sources, mute_domains=tuple(dict.fromkeys(domains)))
 
-    def source_names(
-        self, value: list[Any], key: str, known: tuple[str, ...]
-    ) -> tuple[str, ...]:
+    def source_names(self, value: list[Any], key: str, known: tuple[str, ...]) -> tuple[str, ...]:
         """Give the configured spelling of each source named in ``value`` (case-insensitive)."""
         by_key = {name.casefold(): name for name in known}
         names: list[str] = []
