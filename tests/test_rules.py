@@ -383,3 +383,15 @@ def test_hidden_articles_are_left_out_of_search_digests_web_and_feeds(database_u
         entries = [story_entry(s, lambda i: f"http://x/{i}") for s in stories]
         assert [e.related for e in entries] == [("http://dramawire.test/news/kept",)]
     engine.dispose()
+
+
+def test_the_rules_shown_in_the_shipped_config_are_valid(tmp_path: Path) -> None:
+    shipped = (SITE_DIR.parent.parent / "dramawatch.toml").read_text(encoding="utf-8")
+    pattern = r"(?m)^# (context|exclude|sources|languages|\[filters\]|mute_sources|mute_domains)"
+    uncommented = re.sub(pattern, r"\1", shipped)
+    assert uncommented != shipped
+    (tmp_path / "dramawatch.toml").write_text(uncommented, encoding="utf-8")
+    config = load_config(tmp_path / "dramawatch.toml", env={})
+    jiwon = next(w for w in config.watch if w.name == "Kim Ji-won")
+    assert jiwon.context and jiwon.exclude and jiwon.sources and jiwon.languages
+    assert config.filters.mute_sources and config.filters.mute_domains
