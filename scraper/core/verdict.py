@@ -27,7 +27,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from scraper.core.match import Matcher, Mention, PhraseMatcher, compile_phrases, compile_watchlist
+from scraper.core.match import (
+    Matcher,
+    Mention,
+    PhraseMatcher,
+    WatchEntryLike,
+    compile_phrases,
+    compile_watchlist,
+)
 from scraper.core.urls import on_domains
 
 __all__ = [
@@ -44,17 +51,8 @@ __all__ = [
 NO_MENTION = "no watched name in the title or article text"
 
 
-class WatchRuleLike(Protocol):
+class WatchRuleLike(WatchEntryLike, Protocol):
     """A watch entry with its rules (``config.WatchEntry`` qualifies)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def kind(self) -> str: ...
-
-    @property
-    def aliases(self) -> Sequence[str]: ...
 
     @property
     def context(self) -> Sequence[str]: ...
@@ -217,19 +215,17 @@ def _rejection(entry: _EntryRules, article: ArticleFacts, combined: str) -> Excl
                 f"names the excluded {phrase!r} ({combined[start:end]!r} at {start})",
             )
     if entry.sources and article.source not in entry.sources:
-        wanted = ", ".join(entry.sources)
-        detail = (
-            f"source {article.source} is not one of: {wanted}"
-            if article.source
-            else f"the source is unknown (needs one of: {wanted})"
-        )
-        return Exclusion(entry.name, "sources", detail)
+        return _not_listed(entry.name, "sources", "source", article.source, entry.sources)
     if entry.languages and article.language not in entry.languages:
-        wanted = ", ".join(entry.languages)
-        detail = (
-            f"language {article.language} is not one of: {wanted}"
-            if article.language
-            else f"no language detected (needs one of: {wanted})"
-        )
-        return Exclusion(entry.name, "languages", detail)
+        return _not_listed(entry.name, "languages", "language", article.language, entry.languages)
     return None
+
+
+def _not_listed(
+    name: str, rule: str, what: str, value: str | None, wanted: Sequence[str]
+) -> Exclusion:
+    """Give the Exclusion of an article whose source or language is not among ``wanted``."""
+    listed = ", ".join(wanted)
+    if value:
+        return Exclusion(name, rule, f"{what} {value} is not one of: {listed}")
+    return Exclusion(name, rule, f"{what} unknown (needs one of: {listed})")
