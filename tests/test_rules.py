@@ -395,3 +395,29 @@ def test_the_rules_shown_in_the_shipped_config_are_valid(tmp_path: Path) -> None
     jiwon = next(w for w in config.watch if w.name == "Kim Ji-won")
     assert jiwon.context and jiwon.exclude and jiwon.sources and jiwon.languages
     assert config.filters.mute_sources and config.filters.mute_domains
+
+
+def test_a_hidden_article_the_crawl_stores_again_is_visible(
+    sessions: sessionmaker[Session],
+) -> None:
+    text = TEXTS["kept"]
+    record = articles.ArticleRecord(
+        canonical_url="http://dramawire.test/news/again",
+        urls=(),
+        source="Drama Wire",
+        title="again",
+        text=text,
+        author=None,
+        language="en",
+        published_at=None,
+        mentions=(),
+        signature=dedup.signature(text),
+        content_hash=dedup.content_hash("again", text),
+    )
+    with sessions.begin() as session:
+        article_id = articles.store_article(session, record, NOW).article_id
+        session.get_one(Article, article_id).hidden = True
+    with sessions.begin() as session:
+        assert articles.store_article(session, record, NOW).status == "unchanged"
+    with sessions() as session:
+        assert session.get_one(Article, article_id).hidden is False
