@@ -27,6 +27,7 @@ from scraper.storage.models import Article
 from tests.conftest import dramawatch, make_config
 from tests.site import EXPECTED, SITE_DIR, FixtureSite
 from web import queries
+from web.app import create_app
 from web.feeds import story_entry
 
 RULES_CONFIG = SITE_DIR / "dramawatch.rules.toml"
@@ -382,6 +383,15 @@ def test_hidden_articles_are_left_out_of_search_digests_web_and_feeds(database_u
         assert len(mention_rows(session, *window)) == 1
         entries = [story_entry(s, lambda i: f"http://x/{i}") for s in stories]
         assert [e.related for e in entries] == [("http://dramawire.test/news/kept",)]
+    client = create_app(sessions, config, clock=lambda: NOW).test_client()
+    api = client.get("/api/search?entity=Kim+Ji-won").get_json()
+    assert [row["id"] for row in api] == [ids["kept"]]
+    assert client.get(f"/stories/{namesake_story}").status_code == 404
+    assert client.get(f"/api/stories/{namesake_story}").status_code == 404
+    for page in ("/feed.atom", "/watch/Kim%20Ji-won/feed.atom", "/watch/Kim%20Ji-won", "/"):
+        body = client.get(page).get_data(as_text=True)
+        assert "dramawire.test/news/kept" in body or ">kept<" in body, page
+        assert "namesake" not in body, page
     engine.dispose()
 
 
