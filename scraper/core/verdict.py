@@ -10,8 +10,10 @@ rules:
 - ``exclude``: the article names none of these phrases;
 - ``context``: the article names one of these phrases, or another watch entry that counts;
 - ``sources``: the article comes from one of these configured sources;
-- ``languages``: the article's language (ISO 639-1, as extraction reports it) is listed; an
-  article whose language was not detected does not count either.
+- ``languages``: the article's language (ISO 639-1, as extraction reports it) is listed. An
+  article whose language was not detected passes: 27 of the 178 real pages of
+  ``../shared/realpages`` that extract (15%, nearly all English) declare none, and a rule meant
+  to drop other languages must not drop those.
 
 Entries that pass exclude, sources and languages and need no context (or name a context phrase)
 count first; an entry waiting for context then counts if any of those does, so two namesakes
@@ -216,7 +218,7 @@ def _rejection(entry: _EntryRules, article: ArticleFacts, combined: str) -> Excl
             )
     if entry.sources and article.source not in entry.sources:
         return _not_listed(entry.name, "sources", "source", article.source, entry.sources)
-    if entry.languages and article.language not in entry.languages:
+    if entry.languages and article.language and article.language not in entry.languages:
         return _not_listed(entry.name, "languages", "language", article.language, entry.languages)
     return None
 
