@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -278,8 +278,14 @@ def story_rows(session: Session, start: datetime, end: datetime) -> list[StoryRo
     """Give the stories first seen in ``[start, end)`` with their copies seen before ``end``."""
     stories = session.scalars(
         select(Story)
-        .where(Story.first_seen_at >= start, Story.first_seen_at < end)
-        .options(selectinload(Story.articles).selectinload(Article.mentions))
+        .where(
+            Story.first_seen_at >= start,
+            Story.first_seen_at < end,
+            exists().where(Article.story_id == Story.id, archive_search.VISIBLE),
+        )
+        .options(
+            selectinload(Story.articles.and_(archive_search.VISIBLE)).selectinload(Article.mentions)
+        )
         .order_by(Story.id)
     ).all()
     everything = archive_search.SearchQuery()
@@ -313,7 +319,7 @@ def mention_rows(session: Session, start: datetime, end: datetime) -> list[Menti
     rows = session.execute(
         select(Mention.entity, when)
         .join(Article, Mention.article_id == Article.id)
-        .where(when >= start, when < end)
+        .where(when >= start, when < end, archive_search.VISIBLE)
     ).all()
     return [MentionRow(entity, at) for entity, at in rows]
 

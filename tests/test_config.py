@@ -270,3 +270,93 @@ def test_search_source_needs_nothing_else(tmp_path: Path) -> None:
     assert config.crawl.resolve_google_news is False
     text = "[crawl]\nresolve_google_news = true\n" + text
     assert load_config(write(tmp_path, text), env={}).crawl.resolve_google_news is True
+# ---------------------------------------------------------------- watch rules (issue 14)
+
+RULES = (
+    MINIMAL.replace(
+        'aliases = ["김수현"]\n',
+        'aliases = ["김수현"]\ncontext = ["Queen of Tears"]\nexclude = ["FC Seoul"]\n'
+        'sources = ["outlet"]\nlanguages = ["EN", "ko"]\n',
+    )
+    + '\n[filters]\nmute_sources = ["Outlet"]\n'
+    + 'mute_domains = ["Spam.Example", "news.spam.example"]\n'
+)
+
+BROKEN_RULES = [
+    (
+        "unknown watch source",
+        RULES.replace('sources = ["outlet"]', 'sources = ["Soompi"]'),
+        "watch[0].sources: unknown source 'Soompi' (known: Outlet)",
+    ),
+    (
+        "unknown muted source",
+        RULES.replace('mute_sources = ["Outlet"]', 'mute_sources = ["Other"]'),
+        "filters.mute_sources: unknown source 'Other'",
+    ),
+    (
+        "bad language",
+        RULES.replace('"EN", "ko"', '"en", "kor"'),
+        "watch[0].languages: not an ISO 639-1 language code (like en, ko): 'kor'",
+    ),
+    ("region tag", RULES.replace('"EN", "ko"', '"en-US"'), "watch[0].languages: not an ISO"),
+    (
+        "empty context phrase",
+        RULES.replace('context = ["Queen of Tears"]', 'context = ["--"]'),
+        "watch[0].context: phrase '--' has no letters or digits to match",
+    ),
+    (
+        "blank exclude phrase",
+        RULES.replace('exclude = ["FC Seoul"]', 'exclude = [" "]'),
+        "watch[0].exclude: must be a list of non-empty strings",
+    ),
+    (
+        "bad domain",
+        RULES.replace('"Spam.Example", ', '"https://spam.example/path", '),
+        "filters.mute_domains: not a domain name (like spam.example): 'https://spam.example/path'",
+    ),
+    ("unknown filters key", RULES + "mute_words = []\n", "filters.mute_words: unknown key"),
+    (
+        "rule not a list",
+        RULES.replace('context = ["Queen of Tears"]', 'context = "Queen of Tears"'),
+        "watch[0].context: must be a list",
+    ),
+]
+
+
+def test_watch_rules_and_filters_load(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, RULES), env={})
+    entry = config.watch[0]
+    assert (entry.context, entry.exclude) == (("Queen of Tears",), ("FC Seoul",))
+    assert (entry.sources, entry.languages) == (("Outlet",), ("en", "ko"))
+    assert config.filters.mute_sources == ("Outlet",)
+    assert config.filters.mute_domains == ("spam.example", "news.spam.example")
+    assert config.crawled_sources == ()
+
+
+def test_configs_without_rules_have_none(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL), env={})
+    entry = config.watch[0]
+    assert entry.context == entry.exclude == entry.sources == entry.languages == ()
+    assert config.filters.mute_sources == config.filters.mute_domains == ()
+    assert config.crawled_sources == config.sources
+
+
+@pytest.mark.parametrize(
+    ("label", "text", "expected"), BROKEN_RULES, ids=[b[0] for b in BROKEN_RULES]
+)
+def test_broken_watch_rule_names_file_key_and_problem(
+    tmp_path: Path, label: str, text: str, expected: str
+) -> None:
+    test_broken_config_names_file_key_and_problem(tmp_path, label, text, expected)
+
+
+def test_a_bad_watch_rule_exits_2_with_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, BROKEN_RULES[0][1])
+    result = subprocess.run(
+        [sys.executable, "-m", "scraper.app.cli", "--config", str(path), "rematch"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "watch[0].sources" in result.stderr

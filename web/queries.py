@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from scraper.storage.models import Article, CrawlError, CrawlRun, Digest, Mention, RunSource, Story
+from scraper.storage.search import VISIBLE
 
 RECENT_ERRORS = 5
 
@@ -40,13 +41,14 @@ class Outlet:
 
 
 def story(session: Session, story_id: int) -> Story | None:
-    """Give a story with every copy, its URLs and its mentions loaded (None: no such story)."""
+    """Give a story with every visible copy, its URLs and its mentions loaded (None: no such
+    story, or every copy is hidden)."""
     statement = (
         select(Story)
-        .where(Story.id == story_id)
+        .where(Story.id == story_id, exists().where(Article.story_id == Story.id, VISIBLE))
         .options(
-            selectinload(Story.articles).selectinload(Article.urls),
-            selectinload(Story.articles).selectinload(Article.mentions),
+            selectinload(Story.articles.and_(VISIBLE)).selectinload(Article.urls),
+            selectinload(Story.articles.and_(VISIBLE)).selectinload(Article.mentions),
         )
     )
     return session.scalars(statement).first()
@@ -70,7 +72,7 @@ def story_outlets(session: Session, story_ids: Iterable[int]) -> dict[int, list[
             Article.source,
             Article.canonical_url,
             _when().label("when"),
-        ).where(Article.story_id.in_(ids))
+        ).where(Article.story_id.in_(ids), VISIBLE)
     ).all()
     for story_id, article_id, source, url, when in sorted(rows, key=lambda r: (r[4], r[1])):
         outlets[story_id].append(Outlet(article_id, source, url, when))
@@ -85,16 +87,20 @@ def latest_stories(session: Session, entity: str | None = None, limit: int = 50)
         .order_by(Story.first_seen_at.desc(), Story.id.desc())
         .limit(limit)
         .options(
-            selectinload(Story.articles).selectinload(Article.urls),
-            selectinload(Story.articles).selectinload(Article.mentions),
+            selectinload(Story.articles.and_(VISIBLE)).selectinload(Article.urls),
+            selectinload(Story.articles.and_(VISIBLE)).selectinload(Article.mentions),
         )
     )
-    if entity is not None:
+    if entity is None:
+        statement = statement.where(exists().where(Article.story_id == Story.id, VISIBLE))
+    else:
         # Nested, so each story is checked through its own copies (story_id index, then the
         # (article_id, entity) unique index); a flat EXISTS over articles and mentions lets
         # SQLite walk every mention of the name for every story (100x slower at 5k articles).
         mentions_it = exists().where(Mention.article_id == Article.id, Mention.entity == entity)
-        statement = statement.where(exists().where(Article.story_id == Story.id, mentions_it))
+        statement = statement.where(
+            exists().where(Article.story_id == Story.id, VISIBLE, mentions_it)
+        )
     return list(session.scalars(statement))
 
 
@@ -118,7 +124,7 @@ def mentions_per_day(
         select(hour, func.count())
         .select_from(Mention)
         .join(Article, Article.id == Mention.article_id)
-        .where(Mention.entity == entity, when >= since, when < until)
+        .where(Mention.entity == entity, when >= since, when < until, VISIBLE)
         .group_by(hour)
     ).all()
     counts: Counter[date] = Counter()
@@ -178,7 +184,7 @@ def source_health(session: Session, configured: Sequence[str]) -> list[SourceHea
     archived: dict[str, int] = {
         source: count
         for source, count in session.execute(
-            select(Article.source, func.count()).group_by(Article.source)
+            select(Article.source, func.count()).where(VISIBLE).group_by(Article.source)
         )
     }
     names = list(configured) + sorted(set(latest) - set(configured))

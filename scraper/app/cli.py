@@ -84,6 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="why an article was or was not kept")
     inspect.add_argument("target", metavar="URL_OR_FILE")
     inspect.add_argument("--format", choices=("text", "json"), default="text")
+    inspect.add_argument(
+        "--source", help="the configured source the page comes from (default: the one on its site)"
+    )
+
+    rematch = commands.add_parser(
+        "rematch", help="re-evaluate archived articles under today's watch rules"
+    )
+    rematch.add_argument(
+        "--apply", action="store_true", help="write the changes (default: only report them)"
+    )
+    rematch.add_argument("--format", choices=("table", "json"), default="table")
 
     runs = commands.add_parser("runs", help="past crawl runs, newest first")
     runs.add_argument("--format", choices=("table", "json"), default="table")
@@ -317,7 +328,8 @@ def terminal_safe(text: str, limit: int = 300) -> str:
 def cmd_inspect(config: Config, args: argparse.Namespace) -> int:
     from scraper.app.inspect import inspect_target
 
-    report = inspect_target(config, args.target)
+    source = _one_of(args.source, [s.name for s in config.sources], "source", "--source")
+    report = inspect_target(config, args.target, source=source)
     if args.format == "json":
         json.dump(report, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
@@ -333,8 +345,44 @@ def cmd_inspect(config: Config, args: argparse.Namespace) -> int:
             f"{s['start']}-{s['end']} {terminal_safe(s['text'], 40)!r}" for s in entity["spans"][:5]
         )
         print(f"mentions:      {entity['name']}: {spans}")
+    for excluded in report["excluded"]:
+        print(
+            f"rules:         {excluded['name']}: named {excluded['named']}×, "
+            f"but {excluded['detail']} → does not count"
+        )
     print("text:")
     print(terminal_safe(report["text"] or "", 600))
+    return EXIT_OK
+
+
+def cmd_rematch(config: Config, args: argparse.Namespace) -> int:
+    from scraper.app.rematch import rematch, report_json
+
+    report = rematch(config, open_archive(config), apply=args.apply)
+    if args.format == "json":
+        json.dump(report_json(report), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    for change in report.changes:
+        title = terminal_safe(change.title, 70)
+        if change.kind == "hide":
+            what = f"no longer stored: {change.reason}"
+        elif change.kind == "show":
+            what = f"stored again: {change.reason}"
+        else:
+            lost = f"loses {', '.join(change.lost)}" if change.lost else ""
+            gained = f"gains {', '.join(change.gained)}" if change.gained else ""
+            what = "; ".join(part for part in (lost, gained) if part) or "spans updated"
+        print(f"{change.article_id:>6}  {terminal_safe(change.source, 18):<18}  {title}")
+        print(f"        {terminal_safe(what, 200)}")
+    verb = "changed" if report.applied else "would change"
+    print(
+        f"{report.checked} article(s) checked, {len(report.changes)} {verb}: "
+        f"{report.count('lose', 'change')} losing entries, "
+        f"{report.count('gain', 'change')} gaining entries, "
+        f"{report.count('hide')} no longer stored (hidden), {report.count('show')} stored again"
+        + ("" if report.applied else "; nothing written (--apply writes)")
+    )
     return EXIT_OK
 
 
@@ -404,6 +452,7 @@ COMMANDS: dict[str, Callable[[Config, argparse.Namespace], int]] = {
     "digest": cmd_digest,
     "search": cmd_search,
     "inspect": cmd_inspect,
+    "rematch": cmd_rematch,
     "runs": cmd_runs,
     "status": cmd_status,
     "serve": cmd_serve,

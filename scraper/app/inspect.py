@@ -11,8 +11,9 @@ from w3lib.encoding import html_to_unicode
 
 from scraper.config import Config
 from scraper.core.extract import Rejected, extract
-from scraper.core.match import compile_watchlist
-from scraper.crawler.pipelines import matched_text
+from scraper.core.urls import same_site
+from scraper.core.verdict import ArticleFacts, judge, matched_text
+from scraper.crawler.pipelines import canonical_url, watch_rules
 from scraper.crawler.settings import USER_AGENT
 
 
@@ -34,8 +35,21 @@ def fetch(target: str, timeout: float) -> tuple[str, str]:
     return url, html
 
 
-def inspect_target(config: Config, target: str, now: datetime | None = None) -> dict[str, Any]:
-    """Give the inspect report: extracted fields, matched names with spans, and the verdict."""
+def source_of(config: Config, url: str) -> str | None:
+    """Give the configured source whose feeds, sitemaps or pages are on ``url``'s site."""
+    for source in config.sources:
+        if any(same_site(url, entry) for entry in (*source.feeds, *source.sitemaps, *source.pages)):
+            return source.name
+    return None
+
+
+def inspect_target(
+    config: Config, target: str, now: datetime | None = None, source: str | None = None
+) -> dict[str, Any]:
+    """Give the inspect report: extracted fields, matched names with spans, and the verdict.
+
+    ``source`` is the configured source the page counts as coming from (default: the one on
+    the page's site); watch rules with ``sources`` need it."""
     url, html = fetch(target, config.crawl.timeout_s)
     result = extract(html, url)
     report: dict[str, Any] = {
@@ -48,6 +62,7 @@ def inspect_target(config: Config, target: str, now: datetime | None = None) -> 
         "entities": [],
         "stored": False,
         "reason": "",
+        "excluded": [],
     }
     if isinstance(result, Rejected):
         report["reason"] = f"not an article: {result.reason}"
@@ -61,22 +76,36 @@ def inspect_target(config: Config, target: str, now: datetime | None = None) -> 
         text=result.text,
     )
     combined = matched_text(result.title, result.text)
-    mentions = compile_watchlist(config.watch).find(combined)
+    verdict = judge(
+        watch_rules(config),
+        ArticleFacts(
+            title=result.title,
+            text=result.text,
+            source=source or source_of(config, url),
+            language=result.language,
+            canonical_url=canonical_url(url, result.canonical_url),
+        ),
+    )
     report["entities"] = [
         {
             "name": m.entity,
             "spans": [{"start": a, "end": b, "text": combined[a:b]} for a, b in m.spans],
         }
-        for m in mentions
+        for m in verdict.counted
+    ]
+    named = {m.entity: len(m.spans) for m in verdict.named}
+    report["excluded"] = [
+        {"name": e.name, "rule": e.rule, "detail": e.detail, "named": named[e.name]}
+        for e in verdict.excluded
     ]
     now = now or datetime.now(UTC)
     days = config.crawl.max_age_days
-    if not mentions:
-        report["reason"] = "no watched name in the title or article text"
+    if not verdict.stored:
+        report["reason"] = verdict.reason
     elif days and result.published_at and result.published_at < now - timedelta(days=days):
         age = (now - result.published_at).days
         report["reason"] = f"published {age} days ago, older than max_age_days = {days}"
     else:
         report["stored"] = True
-        report["reason"] = "mentions " + ", ".join(m.entity for m in mentions)
+        report["reason"] = verdict.reason
     return report

@@ -17,6 +17,9 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scraper.config.schedule import ScheduleError, parse_schedule
+from scraper.core.languages import is_language_code
+from scraper.core.match import is_matchable
+from scraper.core.urls import domain_name
 
 DEFAULT_CONFIG = "dramawatch.toml"
 WATCH_KINDS = ("drama", "person", "other")
@@ -35,6 +38,17 @@ class WatchEntry:
     name: str
     kind: str = "other"
     aliases: tuple[str, ...] = ()
+    # watch rules (issue 14), all optional: empty means no such rule
+    context: tuple[str, ...] = ()  # the article must also name one of these, or another entry
+    exclude: tuple[str, ...] = ()  # an article naming one of these does not count
+    sources: tuple[str, ...] = ()  # only articles from these configured sources
+    languages: tuple[str, ...] = ()  # only articles in these languages (ISO 639-1)
+
+
+@dataclass(frozen=True)
+class Filters:
+    mute_sources: tuple[str, ...] = ()  # configured sources that are not fetched at all
+    mute_domains: tuple[str, ...] = ()  # normalised domains whose articles are never stored
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,13 @@ class Config:
     log: LogConfig = LogConfig()
     smtp_url: str | None = field(default=None, repr=False)
     web_password: str | None = field(default=None, repr=False)
+    filters: Filters = Filters()
+
+    @property
+    def crawled_sources(self) -> tuple[Source, ...]:
+        """The sources a crawl fetches: every configured one but the muted ones."""
+        muted = set(self.filters.mute_sources)
+        return tuple(source for source in self.sources if source.name not in muted)
 
 
 # key -> (type or types, required)
@@ -121,12 +142,17 @@ _TABLES: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
     },
     "cluster": {"redis_url": (str, False), "distributed": (bool, False)},
     "log": {"file": (str, False), "level": (str, False)},
+    "filters": {"mute_sources": (list, False), "mute_domains": (list, False)},
 }
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _WATCH_KEYS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "name": (str, True),
     "kind": (str, False),
     "aliases": (list, False),
+    "context": (list, False),
+    "exclude": (list, False),
+    "sources": (list, False),
+    "languages": (list, False),
 }
 _SOURCE_KEYS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "name": (str, True),
@@ -220,6 +246,11 @@ class _Validator:
         )
         if urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
             raise self.fail("cluster.redis_url", "must be a redis:// URL")
+        sources = self.sources(raw.get("sources"))
+        source_names = tuple(source.name for source in sources)
+        filters = self.filters(
+            self.table(raw.get("filters", {}), "filters", _TABLES["filters"]), source_names
+        )
         return Config(
             path=self.file,
             database_url=self.database_url(database.get("url")),
@@ -228,12 +259,52 @@ class _Validator:
             cluster=ClusterConfig(
                 redis_url=redis_url, distributed=cluster_raw.get("distributed", False)
             ),
-            watch=self.watch(raw.get("watch")),
-            sources=self.sources(raw.get("sources")),
+            watch=self.watch(raw.get("watch"), source_names),
+            sources=sources,
             log=self.log(self.table(raw.get("log", {}), "log", _TABLES["log"])),
             smtp_url=self.smtp_url(),
             web_password=self.env.get("DRAMAWATCH_WEB_PASSWORD") or None,
+            filters=filters,
         )
+
+    def filters(self, raw: dict[str, Any], source_names: tuple[str, ...]) -> Filters:
+        mute_sources = self.source_names(
+            raw.get("mute_sources", []), "filters.mute_sources", source_names
+        )
+        domains: list[str] = []
+        for text in self.strings(raw.get("mute_domains", []), "filters.mute_domains"):
+            domain = domain_name(text)
+            if domain is None:
+                raise self.fail(
+                    "filters.mute_domains", f"not a domain name (like spam.example): {text!r}"
+                )
+            domains.append(domain)
+        return Filters(mute_sources=mute_sources, mute_domains=tuple(dict.fromkeys(domains)))
+
+    def source_names(self, value: list[Any], key: str, known: tuple[str, ...]) -> tuple[str, ...]:
+        """Give the configured spelling of each source named in ``value`` (case-insensitive)."""
+        by_key = {name.casefold(): name for name in known}
+        names: list[str] = []
+        for name in self.strings(value, key):
+            if name.casefold() not in by_key:
+                raise self.fail(key, f"unknown source {name!r} (known: {', '.join(known)})")
+            names.append(by_key[name.casefold()])
+        return tuple(dict.fromkeys(names))
+
+    def phrases(self, value: list[Any], key: str) -> tuple[str, ...]:
+        phrases = self.strings(value, key)
+        for phrase in phrases:
+            if not is_matchable(phrase):
+                raise self.fail(key, f"phrase {phrase!r} has no letters or digits to match")
+        return phrases
+
+    def languages(self, value: list[Any], key: str) -> tuple[str, ...]:
+        codes: list[str] = []
+        for code in self.strings(value, key):
+            if not is_language_code(code.lower()):
+                raise self.fail(key, f"not an ISO 639-1 language code (like en, ko): {code!r}")
+            codes.append(code.lower())
+        return tuple(dict.fromkeys(codes))
 
     def log(self, raw: dict[str, Any]) -> LogConfig:
         level = raw.get("level", LogConfig.level).lower()
@@ -327,7 +398,7 @@ class _Validator:
             raise self.fail("DRAMAWATCH_SMTP_URL", "must be smtp://host:port or smtps://host:port")
         return url
 
-    def watch(self, raw: Any) -> tuple[WatchEntry, ...]:
+    def watch(self, raw: Any, source_names: tuple[str, ...]) -> tuple[WatchEntry, ...]:
         if raw is None:
             raise self.fail("watch", "at least one [[watch]] entry is required")
         if not isinstance(raw, list):
@@ -347,7 +418,19 @@ class _Validator:
             if kind not in WATCH_KINDS:
                 raise self.fail(f"{where}.kind", f"must be one of {', '.join(WATCH_KINDS)}")
             aliases = self.strings(item.get("aliases", []), f"{where}.aliases")
-            entries.append(WatchEntry(name=name, kind=kind, aliases=aliases))
+            entries.append(
+                WatchEntry(
+                    name=name,
+                    kind=kind,
+                    aliases=aliases,
+                    context=self.phrases(item.get("context", []), f"{where}.context"),
+                    exclude=self.phrases(item.get("exclude", []), f"{where}.exclude"),
+                    sources=self.source_names(
+                        item.get("sources", []), f"{where}.sources", source_names
+                    ),
+                    languages=self.languages(item.get("languages", []), f"{where}.languages"),
+                )
+            )
         if not entries:
             raise self.fail("watch", "at least one [[watch]] entry is required")
         return tuple(entries)

@@ -42,10 +42,13 @@ from typing import Protocol
 __all__ = [
     "Matcher",
     "Mention",
+    "PhraseMatcher",
     "WatchEntryLike",
     "WatchListError",
     "WatchTerm",
+    "compile_phrases",
     "compile_watchlist",
+    "is_matchable",
 ]
 
 logger = logging.getLogger(__name__)
@@ -161,6 +164,53 @@ class Matcher:
         return mentions
 
 
+def is_matchable(term: str) -> bool:
+    """Return True if ``term`` has a letter or digit, so a pattern can be made of it."""
+    return _term_pattern(term) is not None
+
+
+def _alternation(terms: Iterable[str]) -> re.Pattern[str] | None:
+    """Return one case-insensitive regex matching every spelling of any of ``terms``, longest
+    first so the most specific spelling wins where two overlap; None if none is matchable."""
+    sources = {source for source in map(_term_pattern, terms) if source is not None}
+    if not sources:
+        return None
+    alternatives = sorted(sources, key=lambda source: (-len(source), source))
+    return re.compile("|".join(f"(?:{source})" for source in alternatives), re.IGNORECASE)
+
+
+class PhraseMatcher:
+    """Phrases of a watch rule (context, exclude), matched exactly the way names are."""
+
+    def __init__(self, patterns: Sequence[tuple[str, re.Pattern[str]]]) -> None:
+        self._patterns = tuple(patterns)
+
+    @property
+    def phrases(self) -> tuple[str, ...]:
+        """The phrases as configured, in config order."""
+        return tuple(phrase for phrase, _ in self._patterns)
+
+    def first(self, text: str) -> tuple[str, tuple[int, int]] | None:
+        """Return the first configured phrase ``text`` names, with its first span, or None."""
+        for phrase, pattern in self._patterns:
+            found = pattern.search(text)
+            if found:
+                return phrase, found.span()
+        return None
+
+
+def compile_phrases(phrases: Iterable[str]) -> PhraseMatcher:
+    """Return a PhraseMatcher for ``phrases``; raises WatchListError for a phrase that has no
+    letter or digit (it would match nothing, or everything)."""
+    patterns: list[tuple[str, re.Pattern[str]]] = []
+    for phrase in phrases:
+        pattern = _alternation([phrase])
+        if pattern is None:
+            raise WatchListError(f"phrase {phrase!r} has no letters or digits to match")
+        patterns.append((phrase, pattern))
+    return PhraseMatcher(patterns)
+
+
 def compile_watchlist(entries: Iterable[WatchEntryLike]) -> Matcher:
     """Return a Matcher for ``entries``: one case-insensitive regex per entry, compiled once.
 
@@ -171,11 +221,9 @@ def compile_watchlist(entries: Iterable[WatchEntryLike]) -> Matcher:
     patterns: list[tuple[str, re.Pattern[str]]] = []
     for entry in entries:
         terms = [entry.name, *entry.aliases]
-        sources = {source for source in map(_term_pattern, terms) if source is not None}
-        if not sources:
+        pattern = _alternation(terms)
+        if pattern is None:
             raise WatchListError(f"watch entry {entry.name!r} has no letters or digits to match")
-        alternatives = sorted(sources, key=lambda source: (-len(source), source))
-        pattern = re.compile("|".join(f"(?:{source})" for source in alternatives), re.IGNORECASE)
         patterns.append((entry.name, pattern))
-        logger.debug("watch entry %r compiled from %d terms", entry.name, len(sources))
+        logger.debug("watch entry %r compiled from %d terms", entry.name, len(terms))
     return Matcher(patterns)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import NamedTuple
 from urllib.parse import quote, unquote, urljoin, urlsplit
@@ -35,7 +35,9 @@ __all__ = [
     "TRACKING_PARAMS",
     "TRACKING_PREFIXES",
     "clean_url",
+    "domain_name",
     "is_http_url",
+    "on_domains",
     "same_site",
     "url_key",
 ]
@@ -329,3 +331,22 @@ def same_site(a: str, b: str) -> bool:
     if parts_a is None or parts_b is None:
         return False
     return _site_host(parts_a.host) == _site_host(parts_b.host)
+
+
+def domain_name(text: str) -> str | None:
+    """Return ``text`` as a lower-cased ASCII domain name ("Spam.Example." -> "spam.example"),
+    or None if it is not one (a URL, an IP address, a name without a dot)."""
+    host = _normalise_host(text.strip())
+    if host is None or "." not in host or host.replace(".", "").isdigit() or ":" in host:
+        return None
+    return host
+
+
+def on_domains(url: str, domains: Iterable[str]) -> bool:
+    """Return True if ``url``'s host is one of ``domains`` (normalised by domain_name) or a
+    sub-domain of one: ``news.spam.example`` is on ``spam.example``, ``notspam.example`` is not."""
+    parts = _parse(url)
+    if parts is None:
+        return False
+    host = parts.host
+    return any(host == domain or host.endswith("." + domain) for domain in domains)

@@ -864,6 +864,7 @@ def config_fingerprint(config: Config) -> str:
     decisive = {
         "sources": [dataclasses.asdict(source) for source in config.sources],
         "watch": [dataclasses.asdict(entry) for entry in config.watch],
+        "filters": dataclasses.asdict(config.filters),
         "crawl": [
             crawl.obey_robots,
             crawl.timeout_s,

@@ -14,11 +14,11 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet.threads import deferToThread
 
-from scraper.config import load_config
+from scraper.config import Config, load_config
 from scraper.core import dedup
 from scraper.core.extract import Rejected, extract
-from scraper.core.match import Matcher, compile_watchlist
 from scraper.core.urls import clean_url, same_site
+from scraper.core.verdict import ArticleFacts, Rules, compile_rules, judge, matched_text
 from scraper.crawler import signals
 from scraper.crawler.items import PageItem
 from scraper.crawler.middlewares import archive_sessions
@@ -27,9 +27,23 @@ from scraper.storage import articles
 logger = logging.getLogger(__name__)
 
 
-def matched_text(title: str, text: str) -> str:
-    """Give the string watch-list spans index: the title, a blank line, the text."""
-    return f"{title}\n\n{text}"
+__all__ = [
+    "ArchivePipeline",
+    "ExtractPipeline",
+    "MatchPipeline",
+    "canonical_url",
+    "matched_text",
+    "watch_rules",
+]
+
+
+def watch_rules(config: Config) -> Rules:
+    """Give the compiled watch list with its rules and [filters], as every verdict uses it."""
+    return compile_rules(
+        config.watch,
+        mute_sources=config.filters.mute_sources,
+        mute_domains=config.filters.mute_domains,
+    )
 
 
 def canonical_url(fetched: str, declared: str | None) -> str:
@@ -78,23 +92,33 @@ class ExtractPipeline:
 
 
 class MatchPipeline:
-    """Keeps only articles whose title or text mention a watched name."""
+    """Keeps only articles that mention a watched name counting after its rules
+    (``core.verdict.judge``, the decision ``inspect`` and ``rematch`` explain)."""
 
-    def __init__(self, matcher: Matcher) -> None:
-        self.matcher = matcher
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> MatchPipeline:
-        config = load_config(crawler.settings.get("DRAMAWATCH_CONFIG"))
-        return cls(compile_watchlist(config.watch))
+        return cls(watch_rules(load_config(crawler.settings.get("DRAMAWATCH_CONFIG"))))
 
     def process_item(self, item: PageItem) -> PageItem:
         extracted = item.extracted
         if extracted is None:
             raise DropItem(f"{item.url}: not extracted")
-        item.mentions = self.matcher.find(matched_text(extracted.title, extracted.text))
-        if not item.mentions:
-            raise DropItem(f"{item.url}: no watched name in title or text")
+        verdict = judge(
+            self.rules,
+            ArticleFacts(
+                title=extracted.title,
+                text=extracted.text,
+                source=item.source,
+                language=extracted.language,
+                canonical_url=canonical_url(item.url, extracted.canonical_url),
+            ),
+        )
+        if not verdict.stored:
+            raise DropItem(f"{item.url}: {verdict.reason}")
+        item.mentions = list(verdict.counted)
         return item
 
 

@@ -113,6 +113,9 @@ def store_article(session: Session, record: ArticleRecord, now: datetime) -> Sto
             return StoreResult(article.id, article.story_id, "new")
     article = session.get_one(Article, article_id, with_for_update=_locks(session))
     _add_urls(session, article.id, record, now)
+    # the crawl stores only what counts under today's rules: a hidden article it meets again
+    # (rules loosened since the rematch that hid it) is visible again
+    article.hidden = False
     if article.content_hash == record.content_hash:
         return StoreResult(article.id, article.story_id, "unchanged")
     article.title = record.title

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -93,6 +95,9 @@ class Article(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), index=True)
+    # set by `dramawatch rematch --apply` when no watch entry counts under today's rules: the
+    # article stays in the archive but search, digests, the web app and feeds leave it out
+    hidden: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     story: Mapped[Story] = relationship(back_populates="articles")
     urls: Mapped[list[ArticleUrl]] = relationship(

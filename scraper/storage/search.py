@@ -25,6 +25,8 @@ from scraper.storage.models import (
 )
 
 SNIPPET_CHARS = 240
+# the articles readers see: `rematch --apply` hides, never deletes, those no rule counts any more
+VISIBLE: ColumnElement[bool] = Article.hidden.is_(False)
 
 class SearchSyntaxError(ValueError):
     """A full-text query that cannot be parsed; str() is the one-line reason."""
@@ -112,6 +114,7 @@ def search(session: Session, query: SearchQuery) -> list[SearchHit]:
             )
     else:
         statement = statement.order_by(when.desc(), Article.id.desc())
+    statement = statement.where(VISIBLE)
     if query.entity:
         statement = statement.where(
             exists().where(Mention.article_id == Article.id, Mention.entity == query.entity)

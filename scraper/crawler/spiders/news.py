@@ -100,7 +100,7 @@ class NewsSpider(Spider):
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
-        for source in self.config.sources:
+        for source in self.config.crawled_sources:
             for url in source.feeds:
                 yield self._entry(url, source, self.parse_feed)
             for url in source.sitemaps:
