@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from scraper.alerts.build import build_message
 from scraper.alerts.deliver import deliver_alerts
 from scraper.alerts.send import mask_secrets
-from scraper.app.service import status_lines
+from scraper.app.service import Service, status_lines
 from scraper.config import Config, ConfigError, load_config
 from scraper.core import dedup
 from scraper.storage import alerts as deliveries
@@ -32,6 +33,7 @@ from scraper.storage.articles import ArticleRecord, MentionRecord
 from scraper.storage.models import AlertDelivery
 from tests.conftest import dramawatch, make_config
 from tests.site import FixtureSite
+from web.app import create_app
 
 # the secret parts of the receiver's URL: a password and a token in the path
 PASSWORD = "pw-Zq8SECRET"
@@ -186,8 +188,10 @@ def test_masking_covers_the_url_and_each_of_its_parts() -> None:
 
 def record(n: int, title: str, source: str, entities: tuple[str, ...]) -> ArticleRecord:
     text = (
-        f"{title}. " + " ".join(f"{e} was mentioned in report {n} of the week." for e in entities)
-    ) + f" Words that make report {n} its own: " + " ".join(f"w{n}x{i}" for i in range(40))
+        (f"{title}. " + " ".join(f"{e} was mentioned in report {n} of the week." for e in entities))
+        + f" Words that make report {n} its own: "
+        + " ".join(f"w{n}x{i}" for i in range(40))
+    )
     url = f"http://kwave.test/news/alert-{n}/"
     return ArticleRecord(
         canonical_url=url,
@@ -262,8 +266,16 @@ def test_a_failing_service_keeps_the_backlog_which_then_arrives_once(
     with sessions() as session:
         assert {r.state for r in session.scalars(select(AlertDelivery))} == {"delivered"}
     lines = status_lines(config, sessions)
-    assert any(re.search(r"alert phone: last delivery .* \(3 stories\); last failure", line)
-               for line in lines), lines
+    assert any(
+        re.search(r"alert phone: last delivery .* \(3 stories\); last failure", line)
+        for line in lines
+    ), lines
+    page = create_app(sessions, config).test_client().get("/sources")
+    assert page.status_code == 200
+    [row] = lxml.html.fromstring(page.data).xpath("//table[@class='alerts']/tbody/tr")
+    cells = [cell.text_content().strip() for cell in row]
+    assert cells[0] == "phone" and cells[1] == "ok" and "3 stories" in cells[2]
+    assert "500" in cells[3] and cells[4:] == ["3", "0", "0"]
 
 
 def test_an_unreachable_service_is_a_failure_with_its_reason(
@@ -319,6 +331,21 @@ def test_a_watch_filter_sends_only_the_stories_naming_its_entries(
         "- Kim Ji-won thanks the fans | Seoul Screen | http://kwave.test/news/alert-2/ | "
         "Queen of Tears, Kim Ji-won"
     )
+
+
+def test_the_scheduler_sends_digest_alerts_with_each_digest(
+    tmp_path: Path, receiver: Receiver, sessions: sessionmaker[Session]
+) -> None:
+    digest_alert = {"name": "daily", "url_env": "DRAMAWATCH_ALERT_DAILY", "mode": "digest"}
+    config = in_process_config(tmp_path, receiver, digest_alert, phone())
+    store(sessions, record(1, "Kim Ji-won thanks the fans", "Seoul Screen", ("Kim Ji-won",)))
+    service = Service(config, sessions)
+    service.active.set()
+    service.digest()
+    assert [p["title"] for p in receiver.posted("daily")] == ["Queen of Tears: 1 new story"]
+    assert receiver.posted("phone") == [], "a run alert waits for a crawl run"
+    service.digest()
+    assert len(receiver.payloads) == 1
 
 
 # ---------------------------------------------------------------- configuration
@@ -445,8 +472,9 @@ def test_run_once_twice_sends_each_runs_new_stories_once(
     feed = "http://kwave.test/feed/"
     site.set_page("http://kwave.test/news/kim-ji-won-starts-filming-a-new-romance/", NEW_ARTICLE)
     site.replace_text(
-        feed, "<item>", NEW_ITEM.format(date=site.date("-1h").strftime(
-            "%a, %d %b %Y %H:%M:%S +0000")) + "<item>"
+        feed,
+        "<item>",
+        NEW_ITEM.format(date=site.date("-1h").strftime("%a, %d %b %Y %H:%M:%S +0000")) + "<item>",
     )
     second = dramawatch(path, "run-once", site=site, **env)
     assert second.returncode == 0, second.stderr[-3000:]
@@ -464,10 +492,12 @@ def test_run_once_twice_sends_each_runs_new_stories_once(
     status = dramawatch(path, "status", **env)
     assert re.search(r"alert phone: last delivery .* \(1 stor", status.stdout), status.stdout
     # the secret is nowhere: output, the log file, the database
-    log = (tmp_path / "data" / "dramawatch.log")
+    log = tmp_path / "data" / "dramawatch.log"
     logs = log.read_text(encoding="utf-8") if log.exists() else ""
     everything = first.stdout + first.stderr + second.stdout + status.stdout + logs
     everything += dump_database(tmp_path / "archive.db")
     assert TOKEN not in everything and PASSWORD not in everything
     assert "alert phone" in first.stderr  # -vv logged the deliveries, masked
-    (tmp_path / "payload.json").write_text(json.dumps(run_two, indent=2), encoding="utf-8")
+    # kept for the closing note
+    captured = json.dumps([run_one, run_two, digest_one], indent=2, ensure_ascii=False)
+    (tmp_path / "payloads.json").write_text(captured, encoding="utf-8")

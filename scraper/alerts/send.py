@@ -24,6 +24,7 @@ SEND_TIMEOUT_S = 30.0
 MASK = "***"
 # shorter parts of a URL ("api", a port) are no secret and would mask ordinary words
 _MIN_SECRET_CHARS = 4
+_HTTP_LOGGERS = frozenset({"urllib3", "requests", "apprise"})
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,16 @@ def secret_parts(url: str) -> list[str]:
     return sorted(parts, key=len, reverse=True)
 
 
+def _whole(url: str) -> list[str]:
+    """Give the URL as written and unquoted, and its password."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    parts = [url, unquote(url), password or ""]
+    return [part for part in parts if len(part) >= _MIN_SECRET_CHARS]
+
+
 def mask_secrets(text: str, urls: list[str] | tuple[str, ...] | set[str]) -> str:
     """Give ``text`` with each of these URLs, and every part of them, replaced by ***."""
     for url in urls:
@@ -66,18 +77,30 @@ def mask_secrets(text: str, urls: list[str] | tuple[str, ...] | set[str]) -> str
 
 
 class SecretFilter(logging.Filter):
-    """Masks the apprise URLs dramawatch sends through in every record a handler emits."""
+    """Masks the apprise URLs dramawatch sends through in every record a handler emits.
+
+    The HTTP libraries apprise posts through log request paths, so their records lose every
+    part of a URL; anyone else's lose the whole URL and its password only (a path segment such
+    as "news" must not vanish from a crawl's log lines).
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.urls: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.urls:
-            message = record.getMessage()
+        if not self.urls:
+            return True
+        message = record.getMessage()
+        if record.name.split(".")[0] in _HTTP_LOGGERS:
             cleaned = mask_secrets(message, self.urls)
-            if cleaned != message:
-                record.msg, record.args = cleaned, None
+        else:
+            cleaned = message
+            for url in self.urls:
+                for part in _whole(url):
+                    cleaned = cleaned.replace(part, MASK)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
         return True
 
 

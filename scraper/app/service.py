@@ -209,7 +209,9 @@ class Service:
         if not stopping:
             self.alerts("run")
 
-    def alerts(self, mode: str, since: datetime | None = None, until: datetime | None = None) -> None:
+    def alerts(
+        self, mode: str, since: datetime | None = None, until: datetime | None = None
+    ) -> None:
         """Send the alerts of ``mode``; a failure is logged (and recorded), never fatal."""
         from scraper.alerts.deliver import deliver_alerts
 
