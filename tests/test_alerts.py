@@ -8,6 +8,7 @@ import json
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,7 @@ class Receiver:
     keeps the JSON payloads apprise posted."""
 
     server: ThreadingHTTPServer
+    delay_s: float = 0.0
     payloads: list[dict[str, Any]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
@@ -67,6 +69,7 @@ def receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(state.delay_s)
             status = state.statuses.pop(0) if state.statuses else 200
             if status == 200:
                 state.payloads.append(json.loads(body))
@@ -244,7 +247,7 @@ def test_a_failing_service_keeps_the_backlog_which_then_arrives_once(
         assert all(r.last_error and "500" in r.last_error for r in rows)
     lines = status_lines(config, sessions)
     assert any("alert phone: no delivery yet; last failure" in line for line in lines), lines
-    assert any("2 stories wait for the next run" in line for line in lines), lines
+    assert any("2 stories waiting for the next run" in line for line in lines), lines
 
     store(
         sessions,
@@ -291,6 +294,70 @@ def test_an_unreachable_service_is_a_failure_with_its_reason(
     assert not outcome.delivered
     assert outcome.reason is not None and "connection error" in outcome.reason.lower()
     assert TOKEN not in outcome.reason and PASSWORD not in outcome.reason
+
+
+def test_a_service_that_times_out_is_a_failure_and_the_stories_wait(
+    tmp_path: Path, receiver: Receiver, sessions: sessionmaker[Session]
+) -> None:
+    env = {"DRAMAWATCH_ALERT_PHONE": receiver.url() + "?rto=0.5"}  # apprise's read timeout
+    config = load_config(config_with(tmp_path, phone()), env=env)
+    store(sessions, record(1, "Kim Soo-hyun records a ballad", "K-Wave Daily", ("Kim Soo-hyun",)))
+    receiver.delay_s = 2.0
+    [outcome] = deliver_alerts(config, sessions, "run", since=NOW - timedelta(hours=1))
+    assert not outcome.delivered and outcome.reason
+    assert "timeout" in outcome.reason.lower() or "timed out" in outcome.reason.lower()
+    receiver.delay_s = 0.0
+    receiver.payloads.clear()  # the late answer to the timed-out post
+    receiver.paths.clear()
+    [outcome] = deliver_alerts(config, sessions, "run")
+    assert outcome.delivered and len(receiver.payloads) == 1
+
+
+def test_concurrent_runs_send_each_story_once(
+    tmp_path: Path, receiver: Receiver, sessions: sessionmaker[Session]
+) -> None:
+    config = in_process_config(tmp_path, receiver, phone())
+    titles = [f"Kim Soo-hyun story number {n}" for n in range(1, 7)]
+    store(
+        sessions,
+        *(record(n, t, "K-Wave Daily", ("Kim Soo-hyun",)) for n, t in enumerate(titles, 1)),
+    )
+    with sessions.begin() as session:
+        deliveries.ensure_alert(session, "phone", NOW - timedelta(hours=1))
+    start = threading.Barrier(4)
+
+    def run() -> None:
+        start.wait()
+        deliver_alerts(config, sessions, "run")
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    listed = [line for p in receiver.payloads for line in p["message"].splitlines()]
+    assert sorted(line.split("](")[0][3:] for line in listed) == sorted(titles)
+
+
+def test_a_send_interrupted_before_its_outcome_is_never_resent(
+    tmp_path: Path, receiver: Receiver, sessions: sessionmaker[Session]
+) -> None:
+    config = in_process_config(tmp_path, receiver, phone())
+    store(sessions, record(1, "Kim Soo-hyun records a ballad", "K-Wave Daily", ("Kim Soo-hyun",)))
+    with sessions.begin() as session:  # a run claimed, perhaps sent, then died
+        deliveries.ensure_alert(session, "phone", NOW - timedelta(hours=1))
+        deliveries.claim_stories(
+            session,
+            alert="phone",
+            watch=["Kim Soo-hyun"],
+            until=NOW + timedelta(hours=1),
+            claim="dead",
+            now=NOW,
+        )
+    assert deliver_alerts(config, sessions, "run") == []
+    assert receiver.payloads == []
+    lines = status_lines(config, sessions)
+    assert any("1 story in doubt" in line for line in lines), lines
 
 
 def test_two_claims_never_share_a_story(sessions: sessionmaker[Session]) -> None:

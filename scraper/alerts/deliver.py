@@ -34,9 +34,10 @@ class AlertOutcome:
         noun = "story" if self.stories == 1 else "stories"
         if self.delivered:
             return f"alert {self.alert}: {self.stories} {noun} delivered"
+        waits = "waits" if self.stories == 1 else "wait"
         return (
             f"alert {self.alert}: not delivered ({self.reason}); "
-            f"{self.stories} {noun} wait for the next run"
+            f"{self.stories} {noun} {waits} for the next run"
         )
 
 

@@ -139,13 +139,18 @@ def send(url: str, message: AlertMessage) -> SendOutcome:
             title=message.title,
             body_format=message.body_format,
             timeout=SEND_TIMEOUT_S,
+            log_level=logging.DEBUG,  # kept in the result only: apprise's logger is cut off
         )
     except Exception as exc:  # a plugin's own bug must not look like a delivery
         return SendOutcome(False, mask_secrets(f"{type(exc).__name__}: {exc}", [url]))
     if result:
         return SendOutcome(True)
+    # the warnings say what failed; the socket's own error (refused, timed out) is at DEBUG
     reasons = [
-        entry.message for entry in result.logs() if entry.level in ("WARNING", "ERROR", "CRITICAL")
+        entry.message
+        for entry in result.logs()
+        if entry.level in ("WARNING", "ERROR", "CRITICAL")
+        or entry.message.startswith("Socket Exception")
     ]
     reason = "; ".join(dict.fromkeys(reasons)) or f"apprise: {result.status.name.lower()}"
     return SendOutcome(False, mask_secrets(" ".join(reason.split()), [url])[:500])

@@ -530,8 +530,8 @@ def _alert_lines(config: Config, session: Session, zone: ZoneInfo) -> list[str]:
     for health in alert_health(session, [alert.name for alert in config.alerts]):
         name = display_text(health.name, 40)
         if health.last_sent_at:
-            sent = f"last delivery {format_local(health.last_sent_at, zone)} "
-            sent += f"({health.last_sent_stories} stories)"
+            when = format_local(health.last_sent_at, zone)
+            sent = f"last delivery {when} ({_stories(health.last_sent_stories)})"
         else:
             sent = "no delivery yet"
         failed = "no failure"
@@ -540,9 +540,9 @@ def _alert_lines(config: Config, session: Session, zone: ZoneInfo) -> list[str]:
             failed = f"last failure {format_local(health.last_failure_at, zone)}: {reason}"
         line = f"alert {name}: {sent}; {failed}"
         if health.pending:
-            line += f"; {health.pending} stories wait for the next run"
+            line += f"; {_stories(health.pending)} waiting for the next run"
         if health.in_doubt:
-            line += f"; {health.in_doubt} stories in doubt (a send was interrupted: not resent)"
+            line += f"; {_stories(health.in_doubt)} in doubt (a send was interrupted: not resent)"
         lines.append(line)
     return lines
 
@@ -586,6 +586,10 @@ def _crawl_lines(config: Config, session: Session, zone: ZoneInfo) -> list[str]:
             line += f" (first: {url}: {display_text(redact_url(failure.reason), 100)})"
         lines.append(line)
     return lines
+
+
+def _stories(count: int) -> str:
+    return f"{count} {'story' if count == 1 else 'stories'}"
 
 
 def _digest_line(session: Session, zone: ZoneInfo) -> str:

@@ -16,6 +16,8 @@ def silence_apprise_logging() -> None:
     """Keep apprise's records out of dramawatch's handlers (stderr, the log file)."""
     log = logging.getLogger(APPRISE_LOGGER)
     log.propagate = False
+    # every level reaches the per-call result dramawatch reads its failure reasons from
+    log.setLevel(logging.DEBUG)
     if not any(isinstance(handler, logging.NullHandler) for handler in log.handlers):
         log.addHandler(logging.NullHandler())
 
