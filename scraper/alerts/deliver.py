@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from scraper.alerts.build import alert_label, build_message, probe_message
-from scraper.alerts.send import SendOutcome, send
+from scraper.alerts.build import AlertMessage, alert_label, build_message, probe_message
+from scraper.alerts.send import SendOutcome, mask_secrets, send
 from scraper.config import AlertConfig, Config
 from scraper.storage import alerts as deliveries
 
@@ -92,7 +92,7 @@ def deliver_alert(
         max_items=alert.max_items,
         body_format=alert.format,
     )
-    sent = send(alert.url, message)
+    sent = _send(alert, message)
     with sessions.begin() as session:
         deliveries.mark_claim(
             session,
@@ -113,4 +113,11 @@ def deliver_alert(
 
 def send_test(alert: AlertConfig) -> SendOutcome:
     """Send ``dramawatch alerts test NAME``'s message; nothing is recorded."""
-    return send(alert.url, probe_message(alert.name, alert.format))
+    return _send(alert, probe_message(alert.name, alert.format))
+
+
+def _send(alert: AlertConfig, message: AlertMessage) -> SendOutcome:
+    try:
+        return send(alert.url, message)
+    except Exception as exc:  # apprise raised: nothing went out, the stories stay owed
+        return SendOutcome(False, mask_secrets(f"{type(exc).__name__}: {exc}", [alert.url]))

@@ -119,30 +119,27 @@ def protect(url: str) -> None:
 
 def send(url: str, message: AlertMessage) -> SendOutcome:
     """Send ``message`` through the apprise URL; give whether the service took it, and why
-    not (secrets masked) when it did not."""
+    not (secrets masked) when it did not. apprise turns a service's failure into its result;
+    anything it raises is the caller's to record as a failure."""
     protect(url)
     import apprise
 
     asset = apprise.AppriseAsset(
         app_id="dramawatch",
         app_desc="dramawatch alerts",
-        app_url="https://github.com/dramawatch",
         storage_mode="memory",  # apprise's persistent store would write under $HOME
         secure_logging=True,
     )
     notifier = apprise.Apprise(asset=asset)
     if not notifier.add(url):
         return SendOutcome(False, "apprise cannot use the URL")
-    try:
-        result = notifier.notify(
-            body=message.body,
-            title=message.title,
-            body_format=message.body_format,
-            timeout=SEND_TIMEOUT_S,
-            log_level=logging.DEBUG,  # kept in the result only: apprise's logger is cut off
-        )
-    except Exception as exc:  # a plugin's own bug must not look like a delivery
-        return SendOutcome(False, mask_secrets(f"{type(exc).__name__}: {exc}", [url]))
+    result = notifier.notify(
+        body=message.body,
+        title=message.title,
+        body_format=message.body_format,
+        timeout=SEND_TIMEOUT_S,
+        log_level=logging.DEBUG,  # kept in the result only: apprise's logger is cut off
+    )
     if result:
         return SendOutcome(True)
     # the warnings say what failed; the socket's own error (refused, timed out) is at DEBUG
