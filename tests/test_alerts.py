@@ -31,6 +31,7 @@ from scraper.storage import alerts as deliveries
 from scraper.storage import articles
 from scraper.storage.alerts import AlertStory
 from scraper.storage.articles import ArticleRecord, MentionRecord
+from scraper.storage.engine import make_engine, session_factory, upgrade
 from scraper.storage.models import AlertDelivery
 from tests.conftest import dramawatch, make_config
 from tests.site import FixtureSite
@@ -413,6 +414,28 @@ def test_the_scheduler_sends_digest_alerts_with_each_digest(
     assert receiver.posted("phone") == [], "a run alert waits for a crawl run"
     service.digest()
     assert len(receiver.payloads) == 1
+
+
+def test_the_scheduler_crawl_job_sends_run_alerts_once(
+    tmp_path: Path, site: FixtureSite, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = config_with(tmp_path, phone(), sources=1)
+    env = {**site.proxy_env(), **env_for(receiver, "phone")}
+    for key, value in env.items():  # the crawl child inherits the scheduler's environment
+        monkeypatch.setenv(key, value)
+    config = load_config(path, env=env)
+    engine = make_engine(config.database_url)
+    upgrade(engine)
+    service = Service(config, session_factory(engine))
+    service.active.set()
+    try:
+        service.crawl()
+        [payload] = receiver.posted("phone")
+        assert re.fullmatch(r"Queen of Tears: \d+ new stories", payload["title"])
+        service.crawl()
+        assert len(receiver.payloads) == 1, "the second crawl found nothing new"
+    finally:
+        engine.dispose()
 
 
 # ---------------------------------------------------------------- configuration
