@@ -458,8 +458,14 @@ def watch_page(name: str) -> str:
 
 
 def sources_page() -> str:
-    names = [s.name for s in context().config.sources]
-    return render_template("sources.html", sources=queries.source_health(db(), names))
+    from scraper.storage.alerts import alert_health
+
+    config = context().config
+    names = [s.name for s in config.sources]
+    alerts = alert_health(db(), [alert.name for alert in config.alerts])
+    return render_template(
+        "sources.html", sources=queries.source_health(db(), names), alerts=alerts
+    )
 
 
 def digests_page() -> str:

@@ -107,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
     db_commands.add_parser("upgrade", help="apply schema migrations")
 
+    alerts = commands.add_parser("alerts", help="push alerts")
+    alert_commands = alerts.add_subparsers(
+        dest="alerts_command", required=True, parser_class=_Parser
+    )
+    alert_test = alert_commands.add_parser("test", help="send one test message through an alert")
+    alert_test.add_argument("name", metavar="NAME")
+
     web = commands.add_parser("web", help="the read-only web app over the archive")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8080)
@@ -187,10 +194,19 @@ def open_archive(config: Config) -> sessionmaker[Session]:
 
 def cmd_run_once(config: Config, args: argparse.Namespace) -> int:
     from digests.publish import run_digest
+    from scraper.alerts.deliver import deliver_alerts
 
     status = cmd_crawl(config, args)
+    sessions = open_archive(config)
+    for outcome in deliver_alerts(config, sessions, "run"):
+        print(outcome.line())
     smtp = bool(config.digest.recipients and config.smtp_url)
-    result = run_digest(config, open_archive(config), send=smtp)
+    result = run_digest(config, sessions, send=smtp)
+    digest_alerts = deliver_alerts(
+        config, sessions, "digest", since=result.window_start, until=result.window_end
+    )
+    for outcome in digest_alerts:
+        print(outcome.line())
     print(result.html_path)
     return status
 
@@ -439,6 +455,25 @@ def cmd_db(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_alerts(config: Config, args: argparse.Namespace) -> int:
+    from scraper.alerts.deliver import send_test
+
+    names = [alert.name for alert in config.alerts]
+    if not names:
+        raise UsageError("no [[alerts]] are configured")
+    name = _one_of(args.name, names, "alert", "alerts test")
+    alert = next(alert for alert in config.alerts if alert.name == name)
+    outcome = send_test(alert)
+    if not outcome.delivered:
+        print(
+            f"dramawatch: alert {name}: test message not delivered: {outcome.reason}",
+            file=sys.stderr,
+        )
+        return EXIT_FATAL
+    print(f"alert {name}: test message delivered")
+    return EXIT_OK
+
+
 def cmd_web(config: Config, args: argparse.Namespace) -> int:
     from web.app import serve
 
@@ -457,6 +492,7 @@ COMMANDS: dict[str, Callable[[Config, argparse.Namespace], int]] = {
     "status": cmd_status,
     "serve": cmd_serve,
     "db": cmd_db,
+    "alerts": cmd_alerts,
     "web": cmd_web,
 }
 

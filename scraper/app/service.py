@@ -206,6 +206,19 @@ class Service:
         stopping = not self.active.is_set()
         outcome = "finished" if code == 0 else "stopped" if stopping else f"failed (exit {code})"
         logger.info("crawl %s in %.1fs", outcome, time.monotonic() - started)
+        if not stopping:
+            self.alerts("run")
+
+    def alerts(
+        self, mode: str, since: datetime | None = None, until: datetime | None = None
+    ) -> None:
+        """Send the alerts of ``mode``; a failure is logged (and recorded), never fatal."""
+        from scraper.alerts.deliver import deliver_alerts
+
+        try:
+            deliver_alerts(self.config, self.sessions, mode, since=since, until=until)
+        except Exception as exc:  # a failed alert must not stop the service
+            logger.error("%s alerts failed: %s", mode, _one_line(exc), exc_info=True)
 
     def _close_runs_since(self, spawned_at: datetime) -> None:
         """Mark the run a crawl killed by a signal left 'running' as interrupted."""
@@ -252,6 +265,7 @@ class Service:
             "mailed" if result.sent else "not mailed" if send else "written",
             result.html_path,
         )
+        self.alerts("digest", since=result.window_start, until=result.window_end)
 
     def stop_crawls(self) -> None:
         """Stop running crawls: graceful shutdown, then forced, then SIGKILL."""
@@ -503,6 +517,33 @@ def status_lines(config: Config, sessions: sessionmaker[Session]) -> list[str]:
     with sessions() as session:
         lines += _crawl_lines(config, session, zone)
         lines.append(_digest_line(session, zone))
+        lines += _alert_lines(config, session, zone)
+    return lines
+
+
+def _alert_lines(config: Config, session: Session, zone: ZoneInfo) -> list[str]:
+    """One line per configured alert: its last delivery, its last failure, what waits."""
+    from digests.build import display_text, format_local
+    from scraper.storage.alerts import alert_health
+
+    lines = []
+    for health in alert_health(session, [alert.name for alert in config.alerts]):
+        name = display_text(health.name, 40)
+        if health.last_sent_at:
+            when = format_local(health.last_sent_at, zone)
+            sent = f"last delivery {when} ({_stories(health.last_sent_stories)})"
+        else:
+            sent = "no delivery yet"
+        failed = "no failure"
+        if health.last_failure_at:
+            reason = display_text(health.last_error or "", 120)
+            failed = f"last failure {format_local(health.last_failure_at, zone)}: {reason}"
+        line = f"alert {name}: {sent}; {failed}"
+        if health.pending:
+            line += f"; {_stories(health.pending)} waiting for the next run"
+        if health.in_doubt:
+            line += f"; {_stories(health.in_doubt)} in doubt (a send was interrupted: not resent)"
+        lines.append(line)
     return lines
 
 
@@ -545,6 +586,10 @@ def _crawl_lines(config: Config, session: Session, zone: ZoneInfo) -> list[str]:
             line += f" (first: {url}: {display_text(redact_url(failure.reason), 100)})"
         lines.append(line)
     return lines
+
+
+def _stories(count: int) -> str:
+    return f"{count} {'story' if count == 1 else 'stories'}"
 
 
 def _digest_line(session: Session, zone: ZoneInfo) -> str:

@@ -10,7 +10,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,6 +27,8 @@ SEARCH_ENGINES = ("bing", "google")
 DEFAULT_SEARCH_LOCALES = ("en-US",)
 # language-REGION, as news-search feeds take it: "en-US", "ko-KR"
 _LOCALE = re.compile(r"^[a-z]{2,3}-[A-Z]{2}$")
+ALERT_MODES = ("run", "digest")
+ALERT_FORMATS = ("markdown", "text")
 
 
 class ConfigError(Exception):
@@ -99,6 +101,19 @@ class LogConfig:
 
 
 @dataclass(frozen=True)
+class AlertConfig:
+    """One [[alerts]] entry; ``url`` is the apprise URL read from ``url_env`` (a secret)."""
+
+    name: str
+    url_env: str
+    watch: tuple[str, ...]
+    mode: str = "run"
+    max_items: int = 10
+    format: str = "markdown"
+    url: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     database_url: str
@@ -111,6 +126,7 @@ class Config:
     smtp_url: str | None = field(default=None, repr=False)
     web_password: str | None = field(default=None, repr=False)
     filters: Filters = Filters()
+    alerts: tuple[AlertConfig, ...] = ()
 
     @property
     def crawled_sources(self) -> tuple[Source, ...]:
@@ -163,6 +179,15 @@ _SOURCE_KEYS: dict[str, tuple[type | tuple[type, ...], bool]] = {
     "search": (str, False),
     "search_locales": (list, False),
 }
+_ALERT_KEYS: dict[str, tuple[type | tuple[type, ...], bool]] = {
+    "name": (str, True),
+    "url_env": (str, True),
+    "watch": (list, False),
+    "mode": (str, False),
+    "max_items": (int, False),
+    "format": (str, False),
+}
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", list: "a list"}
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 
@@ -233,7 +258,7 @@ class _Validator:
             raise self.fail(key, f"must not be negative, got {value}")
 
     def config(self, raw: dict[str, Any]) -> Config:
-        known = set(_TABLES) | {"watch", "sources"}
+        known = set(_TABLES) | {"watch", "sources", "alerts"}
         for key in raw:
             if key not in known:
                 raise self.fail(key, f"unknown table (expected one of: {', '.join(sorted(known))})")
@@ -251,7 +276,7 @@ class _Validator:
         filters = self.filters(
             self.table(raw.get("filters", {}), "filters", _TABLES["filters"]), source_names
         )
-        return Config(
+        config = Config(
             path=self.file,
             database_url=self.database_url(database.get("url")),
             crawl=crawl,
@@ -266,6 +291,7 @@ class _Validator:
             web_password=self.env.get("DRAMAWATCH_WEB_PASSWORD") or None,
             filters=filters,
         )
+        return replace(config, alerts=self.alerts(raw.get("alerts", []), config.watch))
 
     def filters(self, raw: dict[str, Any], source_names: tuple[str, ...]) -> Filters:
         mute_sources = self.source_names(
@@ -477,17 +503,71 @@ class _Validator:
         engine = item.get("search")
         if engine is None:
             if "search_locales" in item:
-                raise self.fail(f"{where}.search_locales", "needs search = \"bing\" or \"google\"")
+                raise self.fail(f"{where}.search_locales", 'needs search = "bing" or "google"')
             return {}
         if engine not in SEARCH_ENGINES:
             raise self.fail(f"{where}.search", f"must be one of {', '.join(SEARCH_ENGINES)}")
         locales = self.strings(item.get("search_locales", []), f"{where}.search_locales")
         for locale in locales:
             if not _LOCALE.match(locale):
-                raise self.fail(
-                    f"{where}.search_locales", f"not a locale like \"en-US\": {locale!r}"
-                )
+                raise self.fail(f"{where}.search_locales", f'not a locale like "en-US": {locale!r}')
         if "search_locales" in item and not locales:
             raise self.fail(f"{where}.search_locales", "must not be empty")
         locales = tuple(dict.fromkeys(locales or DEFAULT_SEARCH_LOCALES))
         return {"search": engine, "search_locales": locales}
+
+    def alerts(self, raw: Any, watch: tuple[WatchEntry, ...]) -> tuple[AlertConfig, ...]:
+        """Validate [[alerts]]; the apprise URL is checked but never put in a message."""
+        if not isinstance(raw, list):
+            raise self.fail("alerts", "must be an array of tables ([[alerts]])")
+        names = {w.name.casefold(): w.name for w in watch}
+        alerts: list[AlertConfig] = []
+        seen: set[str] = set()
+        for index, item in enumerate(raw):
+            where = f"alerts[{index}]"
+            item = self.table(item, where, _ALERT_KEYS)
+            name = item["name"].strip()
+            if not name:
+                raise self.fail(f"{where}.name", "must not be empty")
+            if name.casefold() in seen:
+                raise self.fail(f"{where}.name", f"duplicated alert name {name!r}")
+            seen.add(name.casefold())
+            watched = []
+            for entry in self.strings(item.get("watch", []), f"{where}.watch"):
+                if entry.casefold() not in names:
+                    raise self.fail(f"{where}.watch", f"unknown watch entry {entry!r}")
+                watched.append(names[entry.casefold()])
+            mode = item.get("mode", AlertConfig.mode)
+            if mode not in ALERT_MODES:
+                raise self.fail(f"{where}.mode", f"must be one of {', '.join(ALERT_MODES)}")
+            body_format = item.get("format", AlertConfig.format)
+            if body_format not in ALERT_FORMATS:
+                raise self.fail(f"{where}.format", f"must be one of {', '.join(ALERT_FORMATS)}")
+            max_items = item.get("max_items", AlertConfig.max_items)
+            if max_items < 1:
+                raise self.fail(f"{where}.max_items", "must be at least 1")
+            alerts.append(
+                AlertConfig(
+                    name=name,
+                    url_env=item["url_env"],
+                    watch=tuple(watched) or tuple(w.name for w in watch),
+                    mode=mode,
+                    max_items=max_items,
+                    format=body_format,
+                    url=self.alert_url(item["url_env"], f"{where}.url_env"),
+                )
+            )
+        return tuple(alerts)
+
+    def alert_url(self, variable: str, key: str) -> str:
+        """Give the apprise URL held by ``variable``; the messages name it, never its value."""
+        from scraper.config.apprise_urls import apprise_can_use
+
+        if not _ENV_NAME.match(variable):
+            raise self.fail(key, f"not an environment variable name: {variable!r}")
+        url = self.env.get(variable, "").strip()
+        if not url:
+            raise self.fail(key, f"${variable} is not set (it must hold the apprise URL)")
+        if not apprise_can_use(url):
+            raise self.fail(key, f"${variable} does not hold an apprise URL apprise can use")
+        return url

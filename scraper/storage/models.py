@@ -249,3 +249,37 @@ class ResolvedAggregatorLink(Base):
     article_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
     publisher_url: Mapped[str] = mapped_column(Text)
     resolved_at: Mapped[datetime] = mapped_column(TZDateTime)
+
+
+class Alert(Base):
+    """One configured push alert's state: from when its stories count, and how its last
+    deliveries went (what `status` and /sources show). The apprise URL is never stored."""
+
+    __tablename__ = "alerts"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # stories first seen from this instant on are the alert's: a new alert does not replay
+    # the whole archive
+    since: Mapped[datetime] = mapped_column(TZDateTime)
+    last_sent_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    last_sent_stories: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AlertDelivery(Base):
+    """One story for one alert: claimed before the message goes out, then delivered or
+    failed. The unique (alert, story) row is what makes a story go out once per alert."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (UniqueConstraint("alert", "story_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert: Mapped[str] = mapped_column(String(200))
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(20))  # claimed | delivered | failed
+    claim: Mapped[str] = mapped_column(String(64))
+    claimed_at: Mapped[datetime] = mapped_column(TZDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
