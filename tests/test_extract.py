@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from scraper.core.extract import (
     Extracted,
     Rejected,
     extract,
-    parse_datetime,
 )
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
@@ -238,44 +237,6 @@ def test_page_without_any_title_is_rejected() -> None:
 
 
 # -- dates ---------------------------------------------------------------------------------------
-
-
-KST = timezone(timedelta(hours=9))
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("2024-04-26T10:30:00+09:00", datetime(2024, 4, 26, 10, 30, tzinfo=KST)),
-        ("2024-04-26T10:30:00+0900", datetime(2024, 4, 26, 10, 30, tzinfo=KST)),
-        ("2024-04-26T01:30:00Z", datetime(2024, 4, 26, 1, 30, tzinfo=UTC)),
-        ("2024-04-26T10:30:00", datetime(2024, 4, 26, 10, 30, tzinfo=UTC)),
-        ("2024-04-26", datetime(2024, 4, 26, tzinfo=UTC)),
-        ("2024.04.26 10:30", datetime(2024, 4, 26, 10, 30, tzinfo=UTC)),
-        ("입력 2024.04.26 10:30", datetime(2024, 4, 26, 10, 30, tzinfo=UTC)),
-        ("2024.04.26(금) 10:30", datetime(2024, 4, 26, 10, 30, tzinfo=UTC)),
-        ("2024/04/26 10:30 KST", datetime(2024, 4, 26, 10, 30, tzinfo=KST)),
-        ("2024년 4월 26일 오후 3:05", datetime(2024, 4, 26, 15, 5, tzinfo=UTC)),
-        ("2024. 4. 26. 오전 12:05", datetime(2024, 4, 26, 0, 5, tzinfo=UTC)),
-        ("20240426103000", datetime(2024, 4, 26, 10, 30, tzinfo=UTC)),
-        ("Fri, 26 Apr 2024 10:30:00 +0900", datetime(2024, 4, 26, 10, 30, tzinfo=KST)),
-        ("Fri, 26 Apr 2024 01:30:00 GMT", datetime(2024, 4, 26, 1, 30, tzinfo=UTC)),
-        ("April 26, 2024", datetime(2024, 4, 26, tzinfo=UTC)),
-        ("Apr. 26, 2024 at 3:05 p.m.", datetime(2024, 4, 26, 15, 5, tzinfo=UTC)),
-        ("sometime last week", None),
-        ("2024.13.45", None),
-        ("2024-04-26T25:00:00", None),
-        ("1970-01-01", None),
-        ("", None),
-        ("\x00\x01", None),
-    ],
-)
-def test_parse_datetime(value: str, expected: datetime | None) -> None:
-    parsed = parse_datetime(value)
-    assert parsed == expected
-    if parsed is not None:
-        assert parsed.tzinfo is not None
-        assert parsed.utcoffset() == expected.utcoffset()  # type: ignore[union-attr]
 
 
 ARTICLE_META = '<meta property="article:published_time" content="2024-04-01T09:00:00+09:00">'

@@ -19,8 +19,7 @@ import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -28,10 +27,10 @@ from trafilatura import bare_extraction
 from trafilatura.settings import Document, Extractor
 from trafilatura.utils import load_html
 
+from scraper.core.dates import KST, aware, parse_datetime
+
 logger = logging.getLogger(__name__)
 
-# Korea Standard Time: Korean outlets print bylines without an offset
-KST = timezone(timedelta(hours=9), "KST")
 MAX_TITLE_CHARS = 500
 # One-line fields (titles, names) are cleaned from at most this much raw text.
 MAX_INLINE_INPUT_CHARS = 20_000
@@ -51,8 +50,6 @@ MAX_JSON_LD_CHARS = 1_000_000
 MAX_JSON_LD_NODES = 1_000
 # htmldate discards dates after max_date; a fixed far bound keeps results independent of the clock.
 HTMLDATE_MAX_DATE = "2099-12-31"
-EARLIEST_YEAR = 1990
-LATEST_YEAR = 2099
 
 # C0 controls except tab/newline/carriage return, DEL, lone surrogates and XML non-characters:
 # none of them belong in stored text and lxml refuses some of them.
@@ -116,23 +113,6 @@ _OFF_ARTICLE_TAGS = frozenset({"aside", "nav"})
 _OFF_ARTICLE_WORDS = ("comment", "sidebar", "related", "trending", "popular")
 _MARKER_WORDS = re.compile(r"[\s_-]+")
 
-_NUMERIC_DATE = re.compile(
-    r"(\d{4})\s*[.\-/년]\s*(\d{1,2})\s*[.\-/월]\s*(\d{1,2})(?:\s*일)?\.?"
-    r"(?:\s*\(?[월화수목금토일]\)?)?"
-    r"(?:(?:\s*T\s*|\s+)(?:(오전|오후|[AaPp][Mm])\s*)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
-    r"\s*(오전|오후|[AaPp][Mm])?)?"
-    r"\s*(Z|UTC|GMT|KST|[+-]\d{2}:?\d{2})?"
-)
-_COMPACT_DATETIME = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?$")
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-# "April 29, 2024" / "Apr. 29, 2024 5:30 PM", as bylines print them
-_MONTH_NAME_DATE = re.compile(
-    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})"
-    r"(?:,?\s+(?:at\s+)?(\d{1,2}):(\d{2})\s*([ap]\.?m\.?)?)?",
-    re.IGNORECASE,
-)
-_KST = timezone(timedelta(hours=9), "KST")
-
 
 @dataclass(frozen=True)
 class Extracted:
@@ -173,22 +153,6 @@ def extract(
     except Exception as err:  # a malformed page must never stop the crawl; say what happened
         logger.warning("extraction failed for %s: %r", url, err, exc_info=True)
         return Rejected(url, f"extraction failed ({type(err).__name__})")
-
-
-def parse_datetime(value: str, naive_zone: tzinfo = UTC) -> datetime | None:
-    """Return a tz-aware datetime from a date string as publishers write it, or None.
-
-    Accepts ISO 8601 / W3C, RFC 2822 (feeds), dotted and Korean forms ("2024.04.26 10:30",
-    "2024년 4월 26일 오후 3:05") and compact "20240426103000". Naive values are taken to be in
-    ``naive_zone`` (UTC unless the page says more).
-    """
-    text = " ".join(_ALL_CONTROL_CHARS.sub(" ", value).split())[:100]
-    if not text:
-        return None
-    parsed = _parse_iso(text) or _parse_rfc2822(text) or _parse_loose(text)
-    if parsed is None or not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
-        return None
-    return _aware(parsed, naive_zone)
 
 
 def clean_inline(value: str) -> str:
@@ -253,13 +217,13 @@ def _extract(
         or _first_clean([_site_from_title(page.html_title, title)], MAX_SITE_NAME_CHARS)
         or _first_clean([document.sitename], MAX_SITE_NAME_CHARS)
     )
-    language = page.language() or _language_from_text(text)
+    language = page.language() or language_from_text(text)
     # a Korean-language page's bare "2024.04.29 08:05" byline is Korea time, not UTC
     naive_zone = KST if language == "ko" else UTC
     published_at = (
         page.published_at(naive_zone)
         or (parse_datetime(document.date, naive_zone) if document.date else None)
-        or (_aware(hint_published_at) if isinstance(hint_published_at, datetime) else None)
+        or (aware(hint_published_at) if isinstance(hint_published_at, datetime) else None)
     )
     return Extracted(
         url=url,
@@ -656,7 +620,7 @@ def _normalise_language(value: str) -> str | None:
     return None if language in _NOT_A_LANGUAGE else language
 
 
-def _language_from_text(text: str) -> str | None:
+def language_from_text(text: str) -> str | None:
     """Korean when the page declares no language but its letters are mostly Hangul."""
     sample = text[:2000]
     letters = len(_LETTER.findall(sample))
@@ -688,90 +652,3 @@ def _absolute_http_url(href: str, base: str) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not host or " " in absolute:
         return None
     return absolute
-
-
-# -- dates ---------------------------------------------------------------------------------------
-
-
-def _aware(value: datetime, naive_zone: tzinfo = UTC) -> datetime:
-    naive = value.tzinfo is None or value.utcoffset() is None
-    return value.replace(tzinfo=naive_zone) if naive else value
-
-
-def _parse_iso(text: str) -> datetime | None:
-    candidate = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-    if len(candidate) < 8 or not candidate[:4].isdigit():
-        return None
-    try:
-        return datetime.fromisoformat(candidate)
-    except ValueError:
-        return None
-
-
-def _parse_rfc2822(text: str) -> datetime | None:
-    if not any(c.isalpha() for c in text):
-        return None
-    try:
-        return parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-
-
-def _parse_loose(text: str) -> datetime | None:
-    compact = _COMPACT_DATETIME.match(text)
-    if compact:
-        year, month, day, hour, minute, second = compact.groups()
-        return _build(year, month, day, hour, minute, second, "")
-    named = _MONTH_NAME_DATE.search(text)
-    if named:
-        month_name, day, year, hour, minute, meridiem = named.groups()
-        return _build(
-            year,
-            str(_MONTHS.index(month_name[:3].lower()) + 1),
-            day,
-            hour,
-            minute,
-            None,
-            (meridiem or "").replace(".", ""),
-        )
-    match = _NUMERIC_DATE.search(text)
-    if match is None:
-        return None
-    year, month, day, meridiem, hour, minute, second, meridiem_after, zone = match.groups()
-    parsed = _build(year, month, day, hour, minute, second, meridiem or meridiem_after or "")
-    return parsed.replace(tzinfo=_zone(zone)) if parsed and zone else parsed
-
-
-def _build(
-    year: str,
-    month: str,
-    day: str,
-    hour: str | None,
-    minute: str | None,
-    second: str | None,
-    meridiem: str,
-) -> datetime | None:
-    """A naive datetime from matched digits; None when they name no real moment."""
-    hours = int(hour or 0)
-    if meridiem.lower() in ("오후", "pm") and hours < 12:
-        hours += 12
-    elif meridiem.lower() in ("오전", "am") and hours == 12:
-        hours = 0
-    try:
-        return datetime(int(year), int(month), int(day), hours, int(minute or 0), int(second or 0))
-    except ValueError:
-        return None
-
-
-def _zone(name: str) -> timezone | None:
-    """The fixed offset a zone suffix names; None (naive, so UTC) for an impossible offset."""
-    if name in ("Z", "UTC", "GMT"):
-        return UTC
-    if name == "KST":
-        return _KST
-    sign = -1 if name.startswith("-") else 1
-    digits = name[1:].replace(":", "")
-    try:
-        return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    except ValueError:
-        return None
