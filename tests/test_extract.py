@@ -213,10 +213,61 @@ def test_title_entities_are_decoded(raw: str, expected: str) -> None:
     assert extracted(html).title == expected
 
 
-def test_script_in_title_is_dropped() -> None:
-    html = page(title="Casting news <script>alert(document.cookie)</script> | Pulse")
-    result = extracted(html, "https://pulse.example/a")
+def test_script_element_in_headline_is_dropped() -> None:
+    body = "<h1>Casting news <script>alert(document.cookie)</script></h1>" + BODY
+    result = extracted(page(title="Casting news | Pulse", body=body), "https://pulse.example/a")
     assert result.title == "Casting news"
+
+
+def test_script_written_as_text_in_headline_stays_text() -> None:
+    # the page shows the characters; only real markup is removed, and every output escapes
+    shown = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    body = f"<h1>Why fans typed {shown} into the vote</h1>" + BODY
+    result = extracted(page(title=f"Why fans typed {shown} into the vote | Pulse", body=body))
+    assert result.title == "Why fans typed <script>alert(1)</script> into the vote"
+
+
+@pytest.mark.parametrize(
+    ("generic", "head"),
+    [
+        ("Article View", ""),
+        ("News", ""),
+        ("기사 상세", ""),
+        ("기사상세 | Pulse", '<meta property="og:site_name" content="Pulse">'),
+        ("Pulse", '<meta property="og:site_name" content="Pulse">'),
+        ("Drama", '<meta property="article:section" content="Drama">'),
+    ],
+)
+def test_generic_cms_title_is_never_the_headline(generic: str, head: str) -> None:
+    head += f'<meta property="og:title" content="{generic}">'
+    body = "<h2>The headline just above the story</h2>" + BODY
+    assert extracted(page(title=generic, head=head, body=body)).title == (
+        "The headline just above the story"
+    )
+
+
+def test_headline_equal_to_its_section_is_kept_when_the_page_has_no_other() -> None:
+    head = '<meta property="article:section" content="Ratings table">'
+    assert extracted(page(title="Ratings table", head=head)).title == "Ratings table"
+
+
+def test_application_name_filled_with_the_headline_is_not_the_site() -> None:
+    headline = "A headline that the template also put in application-name"
+    head = (
+        f'<meta name="application-name" content="{headline}">'
+        '<meta property="og:site_name" content="Pulse">'
+        f'<meta property="og:title" content="{headline}">'
+    )
+    assert extracted(page(title=headline, head=head)).title == headline
+
+
+def test_headline_linking_to_another_page_is_a_story_card() -> None:
+    body = (
+        '<article class="card"><h1><a href="https://elsewhere.example/other">'
+        "A story card from another outlet</a></h1></article>"
+        '<h2 itemprop="headline"><a href="">The page\'s own headline</a></h2>' + BODY
+    )
+    assert extracted(page(title="x", body=body)).title == "The page's own headline"
 
 
 def test_overlong_title_is_cut() -> None:
@@ -231,9 +282,13 @@ def test_hint_title_only_when_page_has_none() -> None:
     assert extracted(page(), hint_title="From the feed").title == "A headline about the drama"
 
 
-def test_page_without_any_title_is_rejected() -> None:
-    result = extract(page(title=None), "https://news.example/a")
-    assert result == Rejected("https://news.example/a", "no title found")
+def test_page_without_any_title_takes_its_first_sentence() -> None:
+    result = extracted(page(title=None))
+    assert result.title == (
+        "Kim Ji-won and Kim Soo-hyun led the weekend drama through sixteen episodes, and the "
+        "finale drew the largest audience the cable channel had ever recorded for a series."
+    )
+    assert result.text.startswith(result.title)
 
 
 # -- dates ---------------------------------------------------------------------------------------
@@ -420,6 +475,35 @@ def test_listicle_with_linked_subheadings_is_an_article() -> None:
     )
     result = extracted(page(body=sections))
     assert "A drama worth watching number 3" in result.text
+
+
+def _teasers(count: int) -> str:
+    return "".join(
+        f'<h2><a href="/deal/{i}">Deal number {i} on a drama box set</a></h2>'
+        f"<p>Save {i}0% on the complete series this week, shipping included.</p>"
+        for i in range(count)
+    )
+
+
+def test_listing_page_of_teasers_is_rejected() -> None:
+    result = extract(page(title="Deals", body=_teasers(12)), "https://news.example/deals/")
+    assert isinstance(result, Rejected) and result.reason.startswith("listing page")
+
+
+def test_page_declared_an_article_is_one_even_when_its_body_is_a_list() -> None:
+    head = '<meta property="og:type" content="article">'
+    html = page(title="Twelve box-set deals", head=head, body=BODY + _teasers(12))
+    assert extracted(html).title == "Twelve box-set deals"
+
+
+def test_linked_headlines_around_an_article_do_not_make_it_a_listing() -> None:
+    box = (
+        '<div class="rail">' + _teasers(20).replace("<p>", "<!--").replace("</p>", "-->") + "</div>"
+    )
+    read_also = '<p><a href="/deal/3">Deal number 3 on a drama box set</a></p>'
+    body = BODY.replace("</p>", "</p>" + read_also, 1)
+    result = extracted(page(body=body).replace("</article>", "</article>" + box))
+    assert result.title == "A headline about the drama"
 
 
 # -- never raises --------------------------------------------------------------------------------

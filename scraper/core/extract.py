@@ -38,11 +38,17 @@ MAX_AUTHOR_CHARS = 200
 MAX_SITE_NAME_CHARS = 200
 MIN_TEXT_CHARS = 200
 MAX_FOOTER_LINE_CHARS = 200
-# A page with this many linked headlines, one of them in its text and less text per headline
-# than a short article section, is a listing.
+# A byline is short: longer elements named "date" hold more than the article's date.
+MAX_BYLINE_CHARS = 200
+# A page whose body text holds this many linked headlines, each followed by less text than a
+# short article section and none beside a run of prose holding most of the text, is a listing.
 MIN_LISTING_TEASERS = 3
 MIN_TEASER_KEY_CHARS = 10
 MAX_TEASER_CHARS = 250
+# A headline of last resort (the body's first sentence) is cut to this length.
+MAX_FALLBACK_TITLE_CHARS = 200
+# A title of at most this many words, all of them generic CMS words, names no story.
+MAX_GENERIC_TITLE_WORDS = 4
 # Larger inputs are not articles (or are hostile); parsing them would stall the pipeline.
 MAX_HTML_CHARS = 10_000_000
 # JSON-LD blocks beyond these sizes are data dumps, not article metadata.
@@ -106,12 +112,55 @@ _ARTICLE_TYPES = frozenset(
     }
 )
 _SITE_TYPES = frozenset({"organization", "newsmediaorganization", "website"})
+_COLLECTION_TYPES = frozenset({"collectionpage", "itemlist", "searchresultspage"})
+# Words that CMS templates put in <title> or og:title in place of the story's headline ("기사 상세",
+# "Article View", "News"), in the languages of the outlets we read: a title made only of these
+# names no story. Compounds are listed whole because Korean titles often drop the space.
+_GENERIC_TITLE_WORDS = frozenset(
+    {
+        # English
+        *("article", "articles", "view", "detail", "details", "news", "story", "stories", "page"),
+        *("post", "posts", "home", "homepage", "index", "untitled", "latest", "breaking", "read"),
+        *("full", "content", "default", "main", "section", "category", "print", "top", "blog"),
+        *("headline", "headlines", "online", "daily", "today", "the", "of", "and"),
+        # Korean
+        *("기사", "상세", "보기", "뉴스", "본문", "기사보기", "기사상세", "뉴스상세", "상세보기"),
+        *("기사본문", "뉴스보기", "상세페이지", "페이지", "전체기사", "최신기사", "속보", "홈"),
+        # Japanese, Chinese
+        *("記事", "詳細", "ニュース", "新闻", "新聞", "文章", "详情", "正文"),
+        # German, French, Spanish, Italian, Portuguese
+        *("nachrichten", "artikel", "actualités", "nouvelles", "noticias", "noticia"),
+        *("artículo", "notizie", "articolo", "notícias", "artigo"),
+    }
+)
+_HEADINGS = ("h1", "h2", "h3", "h4")
+# Elements that hold a line of text on a page: a paragraph, a list item, a heading, a cell.
+_CONTENT_BLOCKS = ("p", "li", *_HEADINGS, "h5", "h6", "blockquote", "td", "dd", "figcaption")
+_TITLE_WORD = re.compile(r"[^\W_]+")
+_SENTENCE_END = re.compile(r"[.!?。！？](?=\s|$)")
+# Elements whose text a reader never sees as text: scripts, styles, templates.
+_VISIBLE_TEXT = (
+    "descendant-or-self::text()[not(ancestor::script) and not(ancestor::style)"
+    " and not(ancestor::template) and not(ancestor::noscript)]"
+)
 # Ancestors whose <time>/<h1> elements describe something other than the article itself.
 _OFF_ARTICLE_TAGS = frozenset({"aside", "nav"})
 # Matched as prefixes of class/id words ("comments-area", "commentlist", "related_posts"), not
 # substrings: page builders put "widget" in the class of every block, the article included.
 _OFF_ARTICLE_WORDS = ("comment", "sidebar", "related", "trending", "popular")
 _MARKER_WORDS = re.compile(r"[\s_-]+")
+# Class/id word prefixes of the elements that print an article's date: "date", "byline",
+# "published", "timestamp", Korean CMSs' "regdate"/"writedate"/"info-date".
+_BYLINE_WORDS = (
+    "date",
+    "byline",
+    "published",
+    "pubdate",
+    "posted",
+    "timestamp",
+    "regdate",
+    "writedate",
+)
 
 
 @dataclass(frozen=True)
@@ -155,6 +204,15 @@ def extract(
         return Rejected(url, f"extraction failed ({type(err).__name__})")
 
 
+def clean_text(value: str) -> str:
+    """Return one-line text from text a page shows: control characters and runs of space removed.
+
+    Unlike clean_inline, it decodes nothing and strips nothing that looks like markup: the
+    characters "<script>" in a headline the page displays (escaped in its HTML) stay.
+    """
+    return " ".join(_ALL_CONTROL_CHARS.sub(" ", value[:MAX_INLINE_INPUT_CHARS]).split())
+
+
 def clean_inline(value: str) -> str:
     """Return one-line display text: entities decoded, tags, scripts and control chars removed.
 
@@ -189,26 +247,25 @@ def _extract(
     if not isinstance(document, Document) or not document.text:
         return Rejected(url, "no article text found")
 
-    page = _PageMetadata.read(tree)
+    page = _PageMetadata.read(tree, url)
     site_name = _first_clean(
-        [
-            page.meta.get("og:site_name"),
-            page.json_ld_site_name(),
-            page.meta.get("application-name"),
-        ],
+        [page.meta.get("og:site_name"), page.json_ld_site_name(), page.application_name()],
         MAX_SITE_NAME_CHARS,
     )
-    title = _choose_title(page, document.title, hint_title, site_name, url)
+    headline = _choose_title(page, document.text, document.title, hint_title, site_name, url)
+    # an article with text never fails for want of a headline: its first sentence stands in
+    title = headline or _first_sentence(document.text)
     if title is None:
         return Rejected(url, "no title found")
     if len(title) > MAX_TITLE_CHARS:
         logger.info("title of %s cut from %d to %d chars", url, len(title), MAX_TITLE_CHARS)
         title = title[: MAX_TITLE_CHARS - 1].rstrip() + "…"
 
-    text, reporter = _clean_body(document.text, title)
+    # a first sentence standing in for the headline stays in the body it opens
+    text, reporter = _clean_body(document.text, headline or "")
     if len(text) < MIN_TEXT_CHARS:
         return Rejected(url, f"text too short ({len(text)} chars)")
-    teasers = _teaser_count(tree, text)
+    teasers = 0 if page.declares_article() else _listing_headlines(tree, text)
     if teasers:
         return Rejected(url, f"listing page ({teasers} linked headlines)")
 
@@ -271,9 +328,10 @@ class _PageMetadata:
     meta: dict[str, str]
     json_ld: tuple[dict[str, Any], ...]
     html_title: str | None
+    url: str
 
     @classmethod
-    def read(cls, tree: Any) -> _PageMetadata:
+    def read(cls, tree: Any, url: str) -> _PageMetadata:
         meta: dict[str, str] = {}
         for element in tree.iter("meta"):
             content = element.get("content")
@@ -284,8 +342,8 @@ class _PageMetadata:
                 if key:
                     meta.setdefault(key, content.strip())
         title_element = tree.find(".//title")
-        html_title = title_element.text_content() if title_element is not None else None
-        return cls(tree, meta, tuple(_json_ld_nodes(tree)), html_title)
+        html_title = _visible_text(title_element) if title_element is not None else None
+        return cls(tree, meta, tuple(_json_ld_nodes(tree)), html_title, url)
 
     def _node_by_id(self, ref: Any) -> dict[str, Any] | None:
         """Resolve a JSON-LD {"@id": ...} reference to the node it names in this page."""
@@ -322,6 +380,33 @@ class _PageMetadata:
                     return str(resolved["name"])
         return None
 
+    def declares_article(self) -> bool:
+        """True when the page's metadata says it is one article: JSON-LD or og:type."""
+        if any(_json_ld_types(node) & _COLLECTION_TYPES for node in self.json_ld):
+            return False
+        articles = self._article_nodes()
+        if articles:
+            # a page listing several stories may describe each of them as an article
+            names = {str(n.get("headline") or n.get("url") or n.get("@id") or "") for n in articles}
+            return len(names) == 1
+        return self.meta.get("og:type", "").strip().lower().startswith("article")
+
+    def section_names(self) -> list[str]:
+        """The section the page says the article is filed under (article:section, JSON-LD)."""
+        names = [self.meta.get("article:section") or ""]
+        for node in self._article_nodes():
+            section = node.get("articleSection")
+            names.extend(s for s in (section if isinstance(section, list) else [section]) if s)
+        return [name for name in names if isinstance(name, str) and name.strip()]
+
+    def application_name(self) -> str | None:
+        """The application-name meta, unless a template filled it with the headline."""
+        name = self.meta.get("application-name")
+        if not name:
+            return None
+        headlines = {_match_key(self.meta.get("og:title")), _match_key(self.article_h1())}
+        return None if _match_key(name) in headlines else name
+
     def json_ld_headline(self) -> str | None:
         for node in self._article_nodes():
             headline = node.get("headline") or node.get("name")
@@ -331,15 +416,59 @@ class _PageMetadata:
 
     def article_h1(self) -> str | None:
         """The headline element a reader sees: an h1 inside the article, else the page's only h1."""
-        headings = [h for h in self.tree.iter("h1") if not _is_off_article(h)]
+        headings = [
+            h for h in self.tree.iter("h1") if not _is_off_article(h) and not self._teaser(h)
+        ]
         for heading in headings:
             if any(a.tag in ("article", "main") for a in heading.iterancestors()):
-                return str(heading.text_content())
+                return _visible_text(heading)
         for element in self.tree.iterfind(".//*[@itemprop='headline']"):
-            if element.tag != "meta":
-                return str(element.text_content())
+            if element.tag != "meta" and not self._teaser(element):
+                return _visible_text(element)
         if len(headings) == 1:
-            return str(headings[0].text_content())
+            return _visible_text(headings[0])
+        return None
+
+    def _teaser(self, heading: Any) -> bool:
+        """True when a heading links to another page: a story card's, not this page's headline."""
+        link = heading.find(".//a[@href]")
+        if link is None or not (href := (link.get("href") or "").strip()) or href[0] == "#":
+            return False
+        target = _absolute_http_url(href, self.url)
+        own = {_without_query(self.url), _without_query(self.canonical_url(self.url) or "")}
+        return target is not None and _without_query(target) not in own
+
+    def heading_before(self, text: str) -> str | None:
+        """The heading nearest before the article's text: the headline of a template that marks
+        it with no h1 or headline property (a "tit_view" h3 in a Korean CMS, an h2 in a card).
+
+        Found from the block holding the text's first line, looking through its ancestors for
+        the last h1-h3 ahead of it.
+        """
+        first_key = next((k for line in text.split("\n") if (k := _match_key(line))), "")
+        start = next(
+            (
+                b
+                for b in self.tree.iter(*_CONTENT_BLOCKS)
+                if _match_key(b.text_content()) == first_key
+            ),
+            None,
+        )
+        if start is None:
+            return None
+        if start.tag in ("h1", "h2", "h3"):  # the text opens with its own headline
+            return _visible_text(start)
+        for ancestor in start.iterancestors():
+            if ancestor.tag in ("body", "html"):
+                break
+            before = None
+            for element in ancestor.iter():
+                if element is start:
+                    break
+                if element.tag in ("h1", "h2", "h3") and not _is_off_article(element):
+                    before = element
+            if before is not None:
+                return _visible_text(before)
         return None
 
     def published_at(self, naive_zone: tzinfo = UTC) -> datetime | None:
@@ -361,6 +490,27 @@ class _PageMetadata:
             if value and not _is_off_article(element):
                 if found := parse_datetime(value, naive_zone):
                     return found
+        return self.byline_published_at(naive_zone)
+
+    def byline_published_at(self, naive_zone: tzinfo) -> datetime | None:
+        """The time a visible byline prints ("April 29, 2024 5:30 PM", "입력 2024.04.29 15:05").
+
+        Read from <time> text and from the short elements whose class or id names a date or
+        byline, outside sidebars and comments; the first date in the text is the publication
+        (bylines print "Published ... Updated ..." and "입력 ... 수정 ..." in that order).
+        """
+        for element in self.tree.iter():
+            if not isinstance(element.tag, str) or element.tag in ("script", "style"):
+                continue
+            marker = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
+            is_byline = element.tag == "time" or any(
+                word.startswith(_BYLINE_WORDS) for word in _MARKER_WORDS.split(marker)
+            )
+            if not is_byline or _is_off_article(element):
+                continue
+            value = _visible_text(element)
+            if len(value) <= MAX_BYLINE_CHARS and (found := parse_datetime(value, naive_zone)):
+                return found
         return None
 
     def canonical_url(self, page_url: str) -> str | None:
@@ -443,26 +593,54 @@ def _is_off_article(element: Any) -> bool:
     return False
 
 
-def _teaser_count(tree: Any, text: str) -> int:
-    """Linked headlines when the page is a list of teasers rather than an article, else 0.
+def _visible_text(element: Any) -> str:
+    """The text of an element as a reader sees it: no script, style or template contents."""
+    return "".join(str(text) for text in element.xpath(_VISIBLE_TEXT))
 
-    A listing shows several headlines that link elsewhere, its extracted "body" holds some of
-    them, and each contributes only a short excerpt. A real article's related-story cards are
-    not in its body, and a listicle with linked subheadings has long sections.
+
+def _listing_headlines(tree: Any, text: str) -> int:
+    """Linked headlines when the article's main content is a list of links, else 0.
+
+    The main content is where the extracted text sits on the page: the blocks that hold its
+    lines, in document order. Linked headlines count only between two of them, so the related,
+    trending and "more from" boxes around an article say nothing about it however many
+    headlines they hold. The content is a list when its headlines come with a short excerpt
+    each, spread through it (a listing), rather than beside a run of prose holding most of the
+    text (an article with a box of links inside it) or with long sections (a listicle).
     """
-    headlines = set()
-    for heading in tree.iter("h2", "h3", "h4"):
-        if heading.find(".//a[@href]") is None or _is_off_article(heading):
+    body_keys = {_match_key(line) for line in text.split("\n")}
+    body_keys.discard("")
+    # (True, key) for a linked headline, (False, chars) for a block of the extracted text
+    blocks: list[tuple[bool, str | int]] = []
+    seen: set[str] = set()
+    for element in tree.iter(*_CONTENT_BLOCKS):
+        key = _match_key(element.text_content())
+        if len(key) < MIN_TEASER_KEY_CHARS:
             continue
-        key = _match_key(heading.text_content())
-        if len(key) >= MIN_TEASER_KEY_CHARS:
-            headlines.add(key)
-    if len(headlines) < MIN_LISTING_TEASERS:
+        link = element.find(".//a[@href]")
+        if link is not None and (
+            element.tag in _HEADINGS or _match_key(link.text_content()) == key
+        ):
+            blocks.append((True, key))
+        elif key in body_keys and key not in seen:
+            seen.add(key)
+            blocks.append((False, len(key)))
+    texts = [i for i, (is_headline, _) in enumerate(blocks) if not is_headline]
+    if len(texts) < 2:
         return 0
-    lines = {_match_key(line) for line in text.split("\n")}
-    if headlines.isdisjoint(lines) or len(text) >= MAX_TEASER_CHARS * len(headlines):
+    headlines: set[str] = set()
+    prose = longest_run = run = 0
+    for is_headline, value in blocks[texts[0] : texts[-1] + 1]:
+        if is_headline:
+            headlines.add(str(value))
+            run = 0
+        else:
+            prose += int(value)
+            run += int(value)
+            longest_run = max(longest_run, run)
+    if len(headlines) < MIN_LISTING_TEASERS or prose >= MAX_TEASER_CHARS * len(headlines):
         return 0
-    return len(headlines)
+    return 0 if 2 * longest_run >= prose else len(headlines)
 
 
 # -- titles --------------------------------------------------------------------------------------
@@ -470,42 +648,51 @@ def _teaser_count(tree: Any, text: str) -> int:
 
 def _choose_title(
     page: _PageMetadata,
+    text: str,
     trafilatura_title: str | None,
     hint_title: str | None,
     site_name: str | None,
     url: str,
 ) -> str | None:
-    """Return the headline: the article's h1, else og/twitter/JSON-LD/trafilatura/<title>."""
+    """Return the headline a reader sees, or None when the page names none.
+
+    The article's h1 or its JSON-LD headline first (an og:title or <title> that differs is an
+    SEO or CMS variant), then og/twitter/trafilatura/<title>/the feed's title, then the heading
+    just before the article's text. Generic CMS titles ("기사 상세", "Article View", the site or
+    section name alone) are never the headline.
+    """
     if trafilatura_title and _match_key(trafilatura_title) in _title_part_keys(page.html_title):
         # trafilatura guessed which side of "A - B" is the headline; with no outlet known to
         # tell, a whole title beats a headline cut in half
         trafilatura_title = None
-    raw = [
-        page.article_h1(),
-        page.meta.get("og:title"),
-        page.meta.get("twitter:title"),
-        page.json_ld_headline(),
-        trafilatura_title,
-        page.html_title,
-        hint_title,
+    candidates = [
+        clean_text(page.article_h1() or ""),
+        clean_inline(page.json_ld_headline() or ""),
+        clean_inline(page.meta.get("og:title") or ""),
+        clean_inline(page.meta.get("twitter:title") or ""),
+        clean_inline(trafilatura_title or ""),
+        clean_text(page.html_title or ""),
+        clean_inline(hint_title or ""),
+        clean_text(page.heading_before(text) or ""),
     ]
-    site_keys = {
-        _match_key(name) for name in (site_name, page.meta.get("application-name")) if name
-    }
+    site_keys = {_match_key(name) for name in (site_name, page.application_name()) if name}
     host = (urlsplit(url).hostname or "") if _is_parsable(url) else ""
     site_keys.update(_host_keys(host))
+    section_keys = {_match_key(name) for name in page.section_names()}
     site_keys.discard("")
-    cleaned = [title for value in raw if value and (title := clean_inline(value))]
+    section_keys.discard("")
     # a logo h1 or an og:title that only names the outlet is not a headline
     stripped = [
         title
-        for title in (_strip_site_affix(value, site_keys) for value in cleaned)
-        if _match_key(title) not in site_keys
+        for title in (_strip_site_affix(value, site_keys) for value in candidates)
+        if title and _match_key(title) not in site_keys and not _is_generic_title(title)
     ]
     if not stripped:
         return None
     known = {_match_key(title) for title in stripped}
-    best = stripped[0]
+    # nor is the section's name, unless the page gives no other (a page titled as its section)
+    named = [title for title in stripped if _match_key(title) not in section_keys]
+    best = (named or stripped)[0]
     # "Outlet | Headline" with an unknown outlet: keep the side that another source gives alone
     for separator in _TITLE_SEPARATORS:
         if separator in best:
@@ -515,6 +702,29 @@ def _choose_title(
                 if part.strip() and _match_key(part) in known:
                     return part.strip()
     return best
+
+
+def _is_generic_title(title: str) -> bool:
+    """True for a title made only of a few generic CMS words: "Article View", "기사 상세"."""
+    words = [word.casefold() for word in _TITLE_WORD.findall(title)]
+    if not words:
+        return True
+    return len(words) <= MAX_GENERIC_TITLE_WORDS and all(w in _GENERIC_TITLE_WORDS for w in words)
+
+
+def _first_sentence(text: str) -> str | None:
+    """The body's opening sentence, cut at a word, as the headline of last resort."""
+    for raw_line in text.split("\n"):
+        line = clean_text(raw_line)
+        if not _TITLE_WORD.search(line):
+            continue
+        end = _SENTENCE_END.search(line)
+        sentence = line[: end.end()] if end else line
+        if len(sentence) > MAX_FALLBACK_TITLE_CHARS:
+            cut = sentence[: MAX_FALLBACK_TITLE_CHARS - 1]
+            sentence = (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip() + "…"
+        return sentence
+    return None
 
 
 def _title_part_keys(title: str | None) -> set[str]:
@@ -638,6 +848,11 @@ def _is_parsable(url: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _without_query(url: str) -> str:
+    """The URL's scheme-less host and path, for telling one page's URL from another's."""
+    return url.split("#", 1)[0].split("?", 1)[0].split("://", 1)[-1].rstrip("/").lower()
 
 
 def _absolute_http_url(href: str, base: str) -> str | None:
