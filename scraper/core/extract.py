@@ -497,8 +497,10 @@ class _PageMetadata:
 
         Read from <time> text and from the short elements whose class or id names a date or
         byline, outside sidebars and comments; the first date in the text is the publication
-        (bylines print "Published ... Updated ..." and "입력 ... 수정 ..." in that order).
+        (bylines print "Published ... Updated ..." and "입력 ... 수정 ..." in that order). A
+        byline that prints a time of day beats a date header that prints only the day.
         """
+        day_only = None
         for element in self.tree.iter():
             if not isinstance(element.tag, str) or element.tag in ("script", "style"):
                 continue
@@ -510,8 +512,10 @@ class _PageMetadata:
                 continue
             value = _visible_text(element)
             if len(value) <= MAX_BYLINE_CHARS and (found := parse_datetime(value, naive_zone)):
-                return found
-        return None
+                if (found.hour, found.minute, found.second) != (0, 0, 0):
+                    return found
+                day_only = day_only or found
+        return day_only
 
     def canonical_url(self, page_url: str) -> str | None:
         candidates = [
