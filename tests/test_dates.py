@@ -133,19 +133,16 @@ def _fields(moment: datetime) -> dict[str, object]:
     }
 
 
-@settings(max_examples=60, deadline=None)
-@given(moment=moments, form=st.sampled_from(ORACLE_FORMS))
-def test_agrees_with_dateparser(moment: datetime, form: str) -> None:
-    written = form.format(**_fields(moment))
-    oracle = dateparser.parse(written, languages=["en"], settings=ORACLE_SETTINGS)
-    assert oracle is not None
-    assert parse_datetime(written) == oracle, written
+FORMS_AND_LANGUAGES = [(form, "en") for form in ORACLE_FORMS] + [
+    (form, "ko") for form in KOREAN_FORMS
+]
 
 
-@settings(max_examples=60, deadline=None)
-@given(moment=moments, form=st.sampled_from(KOREAN_FORMS))
-def test_agrees_with_dateparser_on_korean_forms(moment: datetime, form: str) -> None:
+@settings(max_examples=120, deadline=None)
+@given(moment=moments, written_as=st.sampled_from(FORMS_AND_LANGUAGES))
+def test_agrees_with_dateparser(moment: datetime, written_as: tuple[str, str]) -> None:
+    form, language = written_as
     written = form.format(**_fields(moment))
-    oracle = dateparser.parse(written, languages=["ko"], settings=ORACLE_SETTINGS)
+    oracle = dateparser.parse(written, languages=[language], settings=ORACLE_SETTINGS)
     assert oracle is not None
     assert parse_datetime(written) == oracle, written
