@@ -67,6 +67,19 @@ def test_each_article_has_the_right_fields_and_entities(crawled_archive: Path) -
                 assert url_key(seen) in known, (entry["key"], seen)
 
 
+def test_byline_dates_are_read_as_written(crawled_archive: Path, fixture_site: FixtureSite) -> None:
+    """12-hour English and Korean bylines are the only date on these pages (issue 11 item 7)."""
+    exact = [e for e in GOLDEN["articles"] if e.get("published_exact")]
+    assert exact
+    with open_session(crawled_archive) as session:
+        by_key = stored_by_key(session)
+        for entry in exact:
+            article = by_key[url_key(entry["canonical_url"])]
+            # bylines print the minute, not the second
+            expected = fixture_site.date(entry["published_offset"]).replace(second=0)
+            assert article.published_at == expected, entry["key"]
+
+
 def test_mention_spans_point_at_the_names(crawled_archive: Path) -> None:
     with open_session(crawled_archive) as session:
         for mention in session.scalars(select(Mention)):

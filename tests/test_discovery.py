@@ -138,8 +138,33 @@ def test_euc_kr_feed_with_portal_dates() -> None:
         "'눈물의 여왕', tvN 역대 최고 시청률로 유종의 미",
         "박성훈, 윤은성 캐릭터 비하인드 공개",
     ]
-    assert candidates[0].published_at == datetime(2024, 4, 29, 8, 5, tzinfo=UTC)  # naive: UTC
+    # a Korean feed's naive date is Seoul time, not UTC
+    assert candidates[0].published_at == datetime(2024, 4, 29, 8, 5, tzinfo=KST)
     assert candidates[1].published_at == datetime(2024, 4, 26, 17, 40, tzinfo=KST)
+
+
+def _naive_dated_feed(language: str, title: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>Seoul desk</title><language>{language}</language>"
+        f"<item><title>{title}</title><link>https://desk.example/a/1</link>"
+        "<pubDate>2026-12-01 15:05:00</pubDate></item></channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "expected"),
+    [
+        ("ko-KR", "Queen of Tears cast reunites", datetime(2026, 12, 1, 15, 5, tzinfo=KST)),
+        ("", "눈물의 여왕 배우들 다시 모였다", datetime(2026, 12, 1, 15, 5, tzinfo=KST)),
+        ("en", "Queen of Tears cast reunites", datetime(2026, 12, 1, 15, 5, tzinfo=UTC)),
+    ],
+)
+def test_a_korean_feeds_naive_dates_are_korea_time(
+    language: str, title: str, expected: datetime
+) -> None:
+    [candidate] = parse_feed(_naive_dated_feed(language, title), "https://desk.example/rss")
+    assert candidate.published_at == expected
 
 
 @pytest.mark.parametrize(
@@ -248,7 +273,7 @@ def test_google_news_sitemap_prefers_publication_date() -> None:
         ),
         Candidate(
             "https://www.hanryuscreen.example/news/articleView.html?idxno=310101&sc_section_code=S1N1",
-            datetime(2024, 4, 26, tzinfo=UTC),
+            datetime(2024, 4, 26, tzinfo=KST),  # <news:language>ko: a bare date is Seoul time
             "박성훈, 윤은성 캐릭터 “비하인드” 공개",
         ),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from scraper.core.extract import (
     Extracted,
     Rejected,
     extract,
-    parse_datetime,
 )
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
@@ -214,10 +213,61 @@ def test_title_entities_are_decoded(raw: str, expected: str) -> None:
     assert extracted(html).title == expected
 
 
-def test_script_in_title_is_dropped() -> None:
-    html = page(title="Casting news <script>alert(document.cookie)</script> | Pulse")
-    result = extracted(html, "https://pulse.example/a")
+def test_script_element_in_headline_is_dropped() -> None:
+    body = "<h1>Casting news <script>alert(document.cookie)</script></h1>" + BODY
+    result = extracted(page(title="Casting news | Pulse", body=body), "https://pulse.example/a")
     assert result.title == "Casting news"
+
+
+def test_script_written_as_text_in_headline_stays_text() -> None:
+    # the page shows the characters; only real markup is removed, and every output escapes
+    shown = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    body = f"<h1>Why fans typed {shown} into the vote</h1>" + BODY
+    result = extracted(page(title=f"Why fans typed {shown} into the vote | Pulse", body=body))
+    assert result.title == "Why fans typed <script>alert(1)</script> into the vote"
+
+
+@pytest.mark.parametrize(
+    ("generic", "head"),
+    [
+        ("Article View", ""),
+        ("News", ""),
+        ("기사 상세", ""),
+        ("기사상세 | Pulse", '<meta property="og:site_name" content="Pulse">'),
+        ("Pulse", '<meta property="og:site_name" content="Pulse">'),
+        ("Drama", '<meta property="article:section" content="Drama">'),
+    ],
+)
+def test_generic_cms_title_is_never_the_headline(generic: str, head: str) -> None:
+    head += f'<meta property="og:title" content="{generic}">'
+    body = "<h2>The headline just above the story</h2>" + BODY
+    assert extracted(page(title=generic, head=head, body=body)).title == (
+        "The headline just above the story"
+    )
+
+
+def test_headline_equal_to_its_section_is_kept_when_the_page_has_no_other() -> None:
+    head = '<meta property="article:section" content="Ratings table">'
+    assert extracted(page(title="Ratings table", head=head)).title == "Ratings table"
+
+
+def test_application_name_filled_with_the_headline_is_not_the_site() -> None:
+    headline = "A headline that the template also put in application-name"
+    head = (
+        f'<meta name="application-name" content="{headline}">'
+        '<meta property="og:site_name" content="Pulse">'
+        f'<meta property="og:title" content="{headline}">'
+    )
+    assert extracted(page(title=headline, head=head)).title == headline
+
+
+def test_headline_linking_to_another_page_is_a_story_card() -> None:
+    body = (
+        '<article class="card"><h1><a href="https://elsewhere.example/other">'
+        "A story card from another outlet</a></h1></article>"
+        '<h2 itemprop="headline"><a href="">The page\'s own headline</a></h2>' + BODY
+    )
+    assert extracted(page(title="x", body=body)).title == "The page's own headline"
 
 
 def test_overlong_title_is_cut() -> None:
@@ -232,50 +282,16 @@ def test_hint_title_only_when_page_has_none() -> None:
     assert extracted(page(), hint_title="From the feed").title == "A headline about the drama"
 
 
-def test_page_without_any_title_is_rejected() -> None:
-    result = extract(page(title=None), "https://news.example/a")
-    assert result == Rejected("https://news.example/a", "no title found")
+def test_page_without_any_title_takes_its_first_sentence() -> None:
+    result = extracted(page(title=None))
+    assert result.title == (
+        "Kim Ji-won and Kim Soo-hyun led the weekend drama through sixteen episodes, and the "
+        "finale drew the largest audience the cable channel had ever recorded for a series."
+    )
+    assert result.text.startswith(result.title)
 
 
 # -- dates ---------------------------------------------------------------------------------------
-
-
-KST = timezone(timedelta(hours=9))
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("2024-04-26T10:30:00+09:00", datetime(2024, 4, 26, 10, 30, tzinfo=KST)),
-        ("2024-04-26T10:30:00+0900", datetime(2024, 4, 26, 10, 30, tzinfo=KST)),
-        ("2024-04-26T01:30:00Z", datetime(2024, 4, 26, 1, 30, tzinfo=UTC)),
-        ("2024-04-26T10:30:00", datetime(2024, 4, 26, 10, 30, tzinfo=UTC)),
-        ("2024-04-26", datetime(2024, 4, 26, tzinfo=UTC)),
-        ("2024.04.26 10:30", datetime(2024, 4, 26, 10, 30, tzinfo=UTC)),
-        ("입력 2024.04.26 10:30", datetime(2024, 4, 26, 10, 30, tzinfo=UTC)),
-        ("2024.04.26(금) 10:30", datetime(2024, 4, 26, 10, 30, tzinfo=UTC)),
-        ("2024/04/26 10:30 KST", datetime(2024, 4, 26, 10, 30, tzinfo=KST)),
-        ("2024년 4월 26일 오후 3:05", datetime(2024, 4, 26, 15, 5, tzinfo=UTC)),
-        ("2024. 4. 26. 오전 12:05", datetime(2024, 4, 26, 0, 5, tzinfo=UTC)),
-        ("20240426103000", datetime(2024, 4, 26, 10, 30, tzinfo=UTC)),
-        ("Fri, 26 Apr 2024 10:30:00 +0900", datetime(2024, 4, 26, 10, 30, tzinfo=KST)),
-        ("Fri, 26 Apr 2024 01:30:00 GMT", datetime(2024, 4, 26, 1, 30, tzinfo=UTC)),
-        ("April 26, 2024", datetime(2024, 4, 26, tzinfo=UTC)),
-        ("Apr. 26, 2024 at 3:05 p.m.", datetime(2024, 4, 26, 15, 5, tzinfo=UTC)),
-        ("sometime last week", None),
-        ("2024.13.45", None),
-        ("2024-04-26T25:00:00", None),
-        ("1970-01-01", None),
-        ("", None),
-        ("\x00\x01", None),
-    ],
-)
-def test_parse_datetime(value: str, expected: datetime | None) -> None:
-    parsed = parse_datetime(value)
-    assert parsed == expected
-    if parsed is not None:
-        assert parsed.tzinfo is not None
-        assert parsed.utcoffset() == expected.utcoffset()  # type: ignore[union-attr]
 
 
 ARTICLE_META = '<meta property="article:published_time" content="2024-04-01T09:00:00+09:00">'
@@ -459,6 +475,35 @@ def test_listicle_with_linked_subheadings_is_an_article() -> None:
     )
     result = extracted(page(body=sections))
     assert "A drama worth watching number 3" in result.text
+
+
+def _teasers(count: int) -> str:
+    return "".join(
+        f'<h2><a href="/deal/{i}">Deal number {i} on a drama box set</a></h2>'
+        f"<p>Save {i}0% on the complete series this week, shipping included.</p>"
+        for i in range(count)
+    )
+
+
+def test_listing_page_of_teasers_is_rejected() -> None:
+    result = extract(page(title="Deals", body=_teasers(12)), "https://news.example/deals/")
+    assert isinstance(result, Rejected) and result.reason.startswith("listing page")
+
+
+def test_page_declared_an_article_is_one_even_when_its_body_is_a_list() -> None:
+    head = '<meta property="og:type" content="article">'
+    html = page(title="Twelve box-set deals", head=head, body=BODY + _teasers(12))
+    assert extracted(html).title == "Twelve box-set deals"
+
+
+def test_linked_headlines_around_an_article_do_not_make_it_a_listing() -> None:
+    box = (
+        '<div class="rail">' + _teasers(20).replace("<p>", "<!--").replace("</p>", "-->") + "</div>"
+    )
+    read_also = '<p><a href="/deal/3">Deal number 3 on a drama box set</a></p>'
+    body = BODY.replace("</p>", "</p>" + read_also, 1)
+    result = extracted(page(body=body).replace("</article>", "</article>" + box))
+    assert result.title == "A headline about the drama"
 
 
 # -- never raises --------------------------------------------------------------------------------

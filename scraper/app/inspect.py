@@ -28,11 +28,16 @@ def fetch(target: str, timeout: float) -> tuple[str, str]:
     else:
         path = Path(target)
         body, content_type, url = path.read_bytes(), None, path.resolve().as_uri()
+    return url, decode(body, content_type)
+
+
+def decode(body: bytes, content_type: str | None) -> str:
+    """Give a page's text, from its Content-Type charset, BOM or <meta charset>, as Scrapy does."""
     charset = None
     if content_type and "charset=" in content_type:
         charset = content_type.split("charset=", 1)[1].split(";")[0].strip()
     _, html = html_to_unicode(f"charset={charset}" if charset else None, body)
-    return url, html
+    return html
 
 
 def source_of(config: Config, url: str) -> str | None:

@@ -17,7 +17,7 @@ import xml.sax
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -25,7 +25,8 @@ import feedparser
 from lxml import etree
 from lxml import html as lxml_html
 
-from scraper.core.extract import EARLIEST_YEAR, LATEST_YEAR, clean_inline, parse_datetime
+from scraper.core.dates import EARLIEST_YEAR, KST, LATEST_YEAR, parse_datetime
+from scraper.core.extract import clean_inline, language_from_text
 
 logger = logging.getLogger(__name__)
 
@@ -207,13 +208,16 @@ def parse_feed(body: bytes, base_url: str) -> list[Candidate]:
     if problem is not None:
         logger.info("feed %s is not well-formed, read leniently: %s", base_url, problem)
 
+    entries = parsed.get("entries", [])
+    naive_zone = _feed_zone(parsed.get("feed", {}), entries)
     candidates: dict[str, Candidate] = {}
-    for entry in parsed.get("entries", []):
+    for entry in entries:
         url = _absolute_http_url(_entry_link(entry), base_url)
         if url is None or url in candidates:
             continue
+        published_at = _entry_published_at(entry, naive_zone)
         candidates[url] = Candidate(
-            url, _entry_published_at(entry), _title(entry.get("title")), _entry_publisher(entry)
+            url, published_at, _title(entry.get("title")), _entry_publisher(entry)
         )
     return list(candidates.values())
 
@@ -224,6 +228,19 @@ def _entry_publisher(entry: Any) -> str | None:
     if isinstance(source, dict) and (name := _title(source.get("title"))):
         return name
     return _title(dict.get(entry, "news_source"))
+
+
+def _feed_zone(feed: Any, entries: list[Any]) -> tzinfo:
+    """The zone of the feed's dates written without one: KST for a Korean feed, else UTC.
+
+    Korean CMSs write ``2026-12-01 15:05:00`` meaning Seoul time; the feed says it is Korean in
+    its ``<language>`` or, often not at all, only in its Hangul titles.
+    """
+    language = feed.get("language") if isinstance(feed, dict) else None
+    if isinstance(language, str) and language.strip().lower()[:2] == "ko":
+        return KST
+    titles = " ".join(str(entry.get("title") or "") for entry in entries[:20])
+    return KST if language_from_text(f"{feed.get('title') or ''} {titles}") == "ko" else UTC
 
 
 def _entry_link(entry: Any) -> str | None:
@@ -243,9 +260,13 @@ def _entry_link(entry: Any) -> str | None:
     return None
 
 
-def _entry_published_at(entry: Any) -> datetime | None:
+def _entry_published_at(entry: Any, naive_zone: tzinfo) -> datetime | None:
     for key in ("published", "updated", "created"):
         # dict.get: FeedParserDict.get maps a missing "updated" onto "published", with a warning
+        raw = dict.get(entry, key)
+        # our parser first: feedparser reads a date written without a zone as UTC
+        if isinstance(raw, str) and (found := parse_datetime(raw, naive_zone)):
+            return found
         parsed: time.struct_time | None = dict.get(entry, f"{key}_parsed")
         if parsed is not None and EARLIEST_YEAR <= parsed.tm_year <= LATEST_YEAR:
             try:
@@ -253,9 +274,6 @@ def _entry_published_at(entry: Any) -> datetime | None:
                 return datetime(*parsed[:6], tzinfo=UTC)
             except ValueError:
                 continue
-        raw = dict.get(entry, key)
-        if isinstance(raw, str) and (found := parse_datetime(raw)):
-            return found
     return None
 
 
@@ -322,17 +340,22 @@ def _sitemap_candidate(entry: Any, base_url: str) -> Candidate | None:
     """One <url> or <sitemap> entry: loc, news:publication_date over lastmod, news:title."""
     values: dict[str, str] = {}
     for child in entry:
-        nested = child if _local_name(child) == "news" else [child]
-        for element in nested:  # <loc>, <lastmod>; inside <news:news> its date and title
+        nested = child.iter() if _local_name(child) == "news" else [child]
+        # <loc>, <lastmod>; inside <news:news> its date, title and publication language
+        for element in nested:
             name = _local_name(element)
             if name and name not in values and element.text and element.text.strip():
                 values[name] = element.text.strip()
     url = _absolute_http_url(values.get("loc"), base_url)
     if url is None:
         return None
+    korean = values.get("language", "").lower()[:2] == "ko" or (
+        language_from_text(values.get("title", "")) == "ko"
+    )
+    naive_zone = KST if korean else UTC
     published_at = None
     for key in ("publication_date", "lastmod"):
-        if key in values and (published_at := parse_datetime(values[key])):
+        if key in values and (published_at := parse_datetime(values[key], naive_zone)):
             break
     return Candidate(url, published_at, _title(values.get("title")))
 

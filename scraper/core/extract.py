@@ -19,8 +19,7 @@ import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -28,10 +27,10 @@ from trafilatura import bare_extraction
 from trafilatura.settings import Document, Extractor
 from trafilatura.utils import load_html
 
+from scraper.core.dates import KST, aware, parse_datetime
+
 logger = logging.getLogger(__name__)
 
-# Korea Standard Time: Korean outlets print bylines without an offset
-KST = timezone(timedelta(hours=9), "KST")
 MAX_TITLE_CHARS = 500
 # One-line fields (titles, names) are cleaned from at most this much raw text.
 MAX_INLINE_INPUT_CHARS = 20_000
@@ -39,11 +38,17 @@ MAX_AUTHOR_CHARS = 200
 MAX_SITE_NAME_CHARS = 200
 MIN_TEXT_CHARS = 200
 MAX_FOOTER_LINE_CHARS = 200
-# A page with this many linked headlines, one of them in its text and less text per headline
-# than a short article section, is a listing.
+# A byline is short: longer elements named "date" hold more than the article's date.
+MAX_BYLINE_CHARS = 200
+# A page whose body text holds this many linked headlines, each followed by less text than a
+# short article section and none beside a run of prose holding most of the text, is a listing.
 MIN_LISTING_TEASERS = 3
 MIN_TEASER_KEY_CHARS = 10
 MAX_TEASER_CHARS = 250
+# A headline of last resort (the body's first sentence) is cut to this length.
+MAX_FALLBACK_TITLE_CHARS = 200
+# A title of at most this many words, all of them generic CMS words, names no story.
+MAX_GENERIC_TITLE_WORDS = 4
 # Larger inputs are not articles (or are hostile); parsing them would stall the pipeline.
 MAX_HTML_CHARS = 10_000_000
 # JSON-LD blocks beyond these sizes are data dumps, not article metadata.
@@ -51,8 +56,6 @@ MAX_JSON_LD_CHARS = 1_000_000
 MAX_JSON_LD_NODES = 1_000
 # htmldate discards dates after max_date; a fixed far bound keeps results independent of the clock.
 HTMLDATE_MAX_DATE = "2099-12-31"
-EARLIEST_YEAR = 1990
-LATEST_YEAR = 2099
 
 # C0 controls except tab/newline/carriage return, DEL, lone surrogates and XML non-characters:
 # none of them belong in stored text and lxml refuses some of them.
@@ -109,29 +112,55 @@ _ARTICLE_TYPES = frozenset(
     }
 )
 _SITE_TYPES = frozenset({"organization", "newsmediaorganization", "website"})
+_COLLECTION_TYPES = frozenset({"collectionpage", "itemlist", "searchresultspage"})
+# Words that CMS templates put in <title> or og:title in place of the story's headline ("기사 상세",
+# "Article View", "News"), in the languages of the outlets we read: a title made only of these
+# names no story. Compounds are listed whole because Korean titles often drop the space.
+_GENERIC_TITLE_WORDS = frozenset(
+    {
+        # English
+        *("article", "articles", "view", "detail", "details", "news", "story", "stories", "page"),
+        *("post", "posts", "home", "homepage", "index", "untitled", "latest", "breaking", "read"),
+        *("full", "content", "default", "main", "section", "category", "print", "top", "blog"),
+        *("headline", "headlines", "online", "daily", "today", "the", "of", "and"),
+        # Korean
+        *("기사", "상세", "보기", "뉴스", "본문", "기사보기", "기사상세", "뉴스상세", "상세보기"),
+        *("기사본문", "뉴스보기", "상세페이지", "페이지", "전체기사", "최신기사", "속보", "홈"),
+        # Japanese, Chinese
+        *("記事", "詳細", "ニュース", "新闻", "新聞", "文章", "详情", "正文"),
+        # German, French, Spanish, Italian, Portuguese
+        *("nachrichten", "artikel", "actualités", "nouvelles", "noticias", "noticia"),
+        *("artículo", "notizie", "articolo", "notícias", "artigo"),
+    }
+)
+_HEADINGS = ("h1", "h2", "h3", "h4")
+# Elements that hold a line of text on a page: a paragraph, a list item, a heading, a cell.
+_CONTENT_BLOCKS = ("p", "li", *_HEADINGS, "h5", "h6", "blockquote", "td", "dd", "figcaption")
+_TITLE_WORD = re.compile(r"[^\W_]+")
+_SENTENCE_END = re.compile(r"[.!?。！？](?=\s|$)")
+# Elements whose text a reader never sees as text: scripts, styles, templates.
+_VISIBLE_TEXT = (
+    "descendant-or-self::text()[not(ancestor::script) and not(ancestor::style)"
+    " and not(ancestor::template) and not(ancestor::noscript)]"
+)
 # Ancestors whose <time>/<h1> elements describe something other than the article itself.
 _OFF_ARTICLE_TAGS = frozenset({"aside", "nav"})
 # Matched as prefixes of class/id words ("comments-area", "commentlist", "related_posts"), not
 # substrings: page builders put "widget" in the class of every block, the article included.
 _OFF_ARTICLE_WORDS = ("comment", "sidebar", "related", "trending", "popular")
 _MARKER_WORDS = re.compile(r"[\s_-]+")
-
-_NUMERIC_DATE = re.compile(
-    r"(\d{4})\s*[.\-/년]\s*(\d{1,2})\s*[.\-/월]\s*(\d{1,2})(?:\s*일)?\.?"
-    r"(?:\s*\(?[월화수목금토일]\)?)?"
-    r"(?:(?:\s*T\s*|\s+)(?:(오전|오후|[AaPp][Mm])\s*)?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
-    r"\s*(오전|오후|[AaPp][Mm])?)?"
-    r"\s*(Z|UTC|GMT|KST|[+-]\d{2}:?\d{2})?"
+# Class/id word prefixes of the elements that print an article's date: "date", "byline",
+# "published", "timestamp", Korean CMSs' "regdate"/"writedate"/"info-date".
+_BYLINE_WORDS = (
+    "date",
+    "byline",
+    "published",
+    "pubdate",
+    "posted",
+    "timestamp",
+    "regdate",
+    "writedate",
 )
-_COMPACT_DATETIME = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?$")
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-# "April 29, 2024" / "Apr. 29, 2024 5:30 PM", as bylines print them
-_MONTH_NAME_DATE = re.compile(
-    r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})"
-    r"(?:,?\s+(?:at\s+)?(\d{1,2}):(\d{2})\s*([ap]\.?m\.?)?)?",
-    re.IGNORECASE,
-)
-_KST = timezone(timedelta(hours=9), "KST")
 
 
 @dataclass(frozen=True)
@@ -175,20 +204,13 @@ def extract(
         return Rejected(url, f"extraction failed ({type(err).__name__})")
 
 
-def parse_datetime(value: str, naive_zone: tzinfo = UTC) -> datetime | None:
-    """Return a tz-aware datetime from a date string as publishers write it, or None.
+def clean_text(value: str) -> str:
+    """Return one-line text from text a page shows: control characters and runs of space removed.
 
-    Accepts ISO 8601 / W3C, RFC 2822 (feeds), dotted and Korean forms ("2024.04.26 10:30",
-    "2024년 4월 26일 오후 3:05") and compact "20240426103000". Naive values are taken to be in
-    ``naive_zone`` (UTC unless the page says more).
+    Unlike clean_inline, it decodes nothing and strips nothing that looks like markup: the
+    characters "<script>" in a headline the page displays (escaped in its HTML) stay.
     """
-    text = " ".join(_ALL_CONTROL_CHARS.sub(" ", value).split())[:100]
-    if not text:
-        return None
-    parsed = _parse_iso(text) or _parse_rfc2822(text) or _parse_loose(text)
-    if parsed is None or not EARLIEST_YEAR <= parsed.year <= LATEST_YEAR:
-        return None
-    return _aware(parsed, naive_zone)
+    return " ".join(_ALL_CONTROL_CHARS.sub(" ", value[:MAX_INLINE_INPUT_CHARS]).split())
 
 
 def clean_inline(value: str) -> str:
@@ -225,26 +247,25 @@ def _extract(
     if not isinstance(document, Document) or not document.text:
         return Rejected(url, "no article text found")
 
-    page = _PageMetadata.read(tree)
+    page = _PageMetadata.read(tree, url)
     site_name = _first_clean(
-        [
-            page.meta.get("og:site_name"),
-            page.json_ld_site_name(),
-            page.meta.get("application-name"),
-        ],
+        [page.meta.get("og:site_name"), page.json_ld_site_name(), page.application_name()],
         MAX_SITE_NAME_CHARS,
     )
-    title = _choose_title(page, document.title, hint_title, site_name, url)
+    headline = _choose_title(page, document.text, document.title, hint_title, site_name, url)
+    # an article with text never fails for want of a headline: its first sentence stands in
+    title = headline or _first_sentence(document.text)
     if title is None:
         return Rejected(url, "no title found")
     if len(title) > MAX_TITLE_CHARS:
         logger.info("title of %s cut from %d to %d chars", url, len(title), MAX_TITLE_CHARS)
         title = title[: MAX_TITLE_CHARS - 1].rstrip() + "…"
 
-    text, reporter = _clean_body(document.text, title)
+    # a first sentence standing in for the headline stays in the body it opens
+    text, reporter = _clean_body(document.text, headline or "")
     if len(text) < MIN_TEXT_CHARS:
         return Rejected(url, f"text too short ({len(text)} chars)")
-    teasers = _teaser_count(tree, text)
+    teasers = 0 if page.declares_article() else _listing_headlines(tree, text)
     if teasers:
         return Rejected(url, f"listing page ({teasers} linked headlines)")
 
@@ -253,13 +274,13 @@ def _extract(
         or _first_clean([_site_from_title(page.html_title, title)], MAX_SITE_NAME_CHARS)
         or _first_clean([document.sitename], MAX_SITE_NAME_CHARS)
     )
-    language = page.language() or _language_from_text(text)
+    language = page.language() or language_from_text(text)
     # a Korean-language page's bare "2024.04.29 08:05" byline is Korea time, not UTC
     naive_zone = KST if language == "ko" else UTC
     published_at = (
         page.published_at(naive_zone)
         or (parse_datetime(document.date, naive_zone) if document.date else None)
-        or (_aware(hint_published_at) if isinstance(hint_published_at, datetime) else None)
+        or (aware(hint_published_at) if isinstance(hint_published_at, datetime) else None)
     )
     return Extracted(
         url=url,
@@ -307,9 +328,10 @@ class _PageMetadata:
     meta: dict[str, str]
     json_ld: tuple[dict[str, Any], ...]
     html_title: str | None
+    url: str
 
     @classmethod
-    def read(cls, tree: Any) -> _PageMetadata:
+    def read(cls, tree: Any, url: str) -> _PageMetadata:
         meta: dict[str, str] = {}
         for element in tree.iter("meta"):
             content = element.get("content")
@@ -320,8 +342,8 @@ class _PageMetadata:
                 if key:
                     meta.setdefault(key, content.strip())
         title_element = tree.find(".//title")
-        html_title = title_element.text_content() if title_element is not None else None
-        return cls(tree, meta, tuple(_json_ld_nodes(tree)), html_title)
+        html_title = _visible_text(title_element) if title_element is not None else None
+        return cls(tree, meta, tuple(_json_ld_nodes(tree)), html_title, url)
 
     def _node_by_id(self, ref: Any) -> dict[str, Any] | None:
         """Resolve a JSON-LD {"@id": ...} reference to the node it names in this page."""
@@ -358,6 +380,33 @@ class _PageMetadata:
                     return str(resolved["name"])
         return None
 
+    def declares_article(self) -> bool:
+        """True when the page's metadata says it is one article: JSON-LD or og:type."""
+        if any(_json_ld_types(node) & _COLLECTION_TYPES for node in self.json_ld):
+            return False
+        articles = self._article_nodes()
+        if articles:
+            # a page listing several stories may describe each of them as an article
+            names = {str(n.get("headline") or n.get("url") or n.get("@id") or "") for n in articles}
+            return len(names) == 1
+        return self.meta.get("og:type", "").strip().lower().startswith("article")
+
+    def section_names(self) -> list[str]:
+        """The section the page says the article is filed under (article:section, JSON-LD)."""
+        names = [self.meta.get("article:section") or ""]
+        for node in self._article_nodes():
+            section = node.get("articleSection")
+            names.extend(s for s in (section if isinstance(section, list) else [section]) if s)
+        return [name for name in names if isinstance(name, str) and name.strip()]
+
+    def application_name(self) -> str | None:
+        """The application-name meta, unless a template filled it with the headline."""
+        name = self.meta.get("application-name")
+        if not name:
+            return None
+        headlines = {_match_key(self.meta.get("og:title")), _match_key(self.article_h1())}
+        return None if _match_key(name) in headlines else name
+
     def json_ld_headline(self) -> str | None:
         for node in self._article_nodes():
             headline = node.get("headline") or node.get("name")
@@ -367,15 +416,59 @@ class _PageMetadata:
 
     def article_h1(self) -> str | None:
         """The headline element a reader sees: an h1 inside the article, else the page's only h1."""
-        headings = [h for h in self.tree.iter("h1") if not _is_off_article(h)]
+        headings = [
+            h for h in self.tree.iter("h1") if not _is_off_article(h) and not self._teaser(h)
+        ]
         for heading in headings:
             if any(a.tag in ("article", "main") for a in heading.iterancestors()):
-                return str(heading.text_content())
+                return _visible_text(heading)
         for element in self.tree.iterfind(".//*[@itemprop='headline']"):
-            if element.tag != "meta":
-                return str(element.text_content())
+            if element.tag != "meta" and not self._teaser(element):
+                return _visible_text(element)
         if len(headings) == 1:
-            return str(headings[0].text_content())
+            return _visible_text(headings[0])
+        return None
+
+    def _teaser(self, heading: Any) -> bool:
+        """True when a heading links to another page: a story card's, not this page's headline."""
+        link = heading.find(".//a[@href]")
+        if link is None or not (href := (link.get("href") or "").strip()) or href[0] == "#":
+            return False
+        target = _absolute_http_url(href, self.url)
+        own = {_without_query(self.url), _without_query(self.canonical_url(self.url) or "")}
+        return target is not None and _without_query(target) not in own
+
+    def heading_before(self, text: str) -> str | None:
+        """The heading nearest before the article's text: the headline of a template that marks
+        it with no h1 or headline property (a "tit_view" h3 in a Korean CMS, an h2 in a card).
+
+        Found from the block holding the text's first line, looking through its ancestors for
+        the last h1-h3 ahead of it.
+        """
+        first_key = next((k for line in text.split("\n") if (k := _match_key(line))), "")
+        start = next(
+            (
+                b
+                for b in self.tree.iter(*_CONTENT_BLOCKS)
+                if _match_key(b.text_content()) == first_key
+            ),
+            None,
+        )
+        if start is None:
+            return None
+        if start.tag in ("h1", "h2", "h3"):  # the text opens with its own headline
+            return _visible_text(start)
+        for ancestor in start.iterancestors():
+            if ancestor.tag in ("body", "html"):
+                break
+            before = None
+            for element in ancestor.iter():
+                if element is start:
+                    break
+                if element.tag in ("h1", "h2", "h3") and not _is_off_article(element):
+                    before = element
+            if before is not None:
+                return _visible_text(before)
         return None
 
     def published_at(self, naive_zone: tzinfo = UTC) -> datetime | None:
@@ -397,7 +490,32 @@ class _PageMetadata:
             if value and not _is_off_article(element):
                 if found := parse_datetime(value, naive_zone):
                     return found
-        return None
+        return self.byline_published_at(naive_zone)
+
+    def byline_published_at(self, naive_zone: tzinfo) -> datetime | None:
+        """The time a visible byline prints ("April 29, 2024 5:30 PM", "입력 2024.04.29 15:05").
+
+        Read from <time> text and from the short elements whose class or id names a date or
+        byline, outside sidebars and comments; the first date in the text is the publication
+        (bylines print "Published ... Updated ..." and "입력 ... 수정 ..." in that order). A
+        byline that prints a time of day beats a date header that prints only the day.
+        """
+        day_only = None
+        for element in self.tree.iter():
+            if not isinstance(element.tag, str) or element.tag in ("script", "style"):
+                continue
+            marker = f"{element.get('class') or ''} {element.get('id') or ''}".lower()
+            is_byline = element.tag == "time" or any(
+                word.startswith(_BYLINE_WORDS) for word in _MARKER_WORDS.split(marker)
+            )
+            if not is_byline or _is_off_article(element):
+                continue
+            value = _visible_text(element)
+            if len(value) <= MAX_BYLINE_CHARS and (found := parse_datetime(value, naive_zone)):
+                if (found.hour, found.minute, found.second) != (0, 0, 0):
+                    return found
+                day_only = day_only or found
+        return day_only
 
     def canonical_url(self, page_url: str) -> str | None:
         candidates = [
@@ -479,26 +597,54 @@ def _is_off_article(element: Any) -> bool:
     return False
 
 
-def _teaser_count(tree: Any, text: str) -> int:
-    """Linked headlines when the page is a list of teasers rather than an article, else 0.
+def _visible_text(element: Any) -> str:
+    """The text of an element as a reader sees it: no script, style or template contents."""
+    return "".join(str(text) for text in element.xpath(_VISIBLE_TEXT))
 
-    A listing shows several headlines that link elsewhere, its extracted "body" holds some of
-    them, and each contributes only a short excerpt. A real article's related-story cards are
-    not in its body, and a listicle with linked subheadings has long sections.
+
+def _listing_headlines(tree: Any, text: str) -> int:
+    """Linked headlines when the article's main content is a list of links, else 0.
+
+    The main content is where the extracted text sits on the page: the blocks that hold its
+    lines, in document order. Linked headlines count only between two of them, so the related,
+    trending and "more from" boxes around an article say nothing about it however many
+    headlines they hold. The content is a list when its headlines come with a short excerpt
+    each, spread through it (a listing), rather than beside a run of prose holding most of the
+    text (an article with a box of links inside it) or with long sections (a listicle).
     """
-    headlines = set()
-    for heading in tree.iter("h2", "h3", "h4"):
-        if heading.find(".//a[@href]") is None or _is_off_article(heading):
+    body_keys = {_match_key(line) for line in text.split("\n")}
+    body_keys.discard("")
+    # (True, key) for a linked headline, (False, chars) for a block of the extracted text
+    blocks: list[tuple[bool, str | int]] = []
+    seen: set[str] = set()
+    for element in tree.iter(*_CONTENT_BLOCKS):
+        key = _match_key(element.text_content())
+        if len(key) < MIN_TEASER_KEY_CHARS:
             continue
-        key = _match_key(heading.text_content())
-        if len(key) >= MIN_TEASER_KEY_CHARS:
-            headlines.add(key)
-    if len(headlines) < MIN_LISTING_TEASERS:
+        link = element.find(".//a[@href]")
+        if link is not None and (
+            element.tag in _HEADINGS or _match_key(link.text_content()) == key
+        ):
+            blocks.append((True, key))
+        elif key in body_keys and key not in seen:
+            seen.add(key)
+            blocks.append((False, len(key)))
+    texts = [i for i, (is_headline, _) in enumerate(blocks) if not is_headline]
+    if len(texts) < 2:
         return 0
-    lines = {_match_key(line) for line in text.split("\n")}
-    if headlines.isdisjoint(lines) or len(text) >= MAX_TEASER_CHARS * len(headlines):
+    headlines: set[str] = set()
+    prose = longest_run = run = 0
+    for is_headline, value in blocks[texts[0] : texts[-1] + 1]:
+        if is_headline:
+            headlines.add(str(value))
+            run = 0
+        else:
+            prose += int(value)
+            run += int(value)
+            longest_run = max(longest_run, run)
+    if len(headlines) < MIN_LISTING_TEASERS or prose >= MAX_TEASER_CHARS * len(headlines):
         return 0
-    return len(headlines)
+    return 0 if 2 * longest_run >= prose else len(headlines)
 
 
 # -- titles --------------------------------------------------------------------------------------
@@ -506,42 +652,51 @@ def _teaser_count(tree: Any, text: str) -> int:
 
 def _choose_title(
     page: _PageMetadata,
+    text: str,
     trafilatura_title: str | None,
     hint_title: str | None,
     site_name: str | None,
     url: str,
 ) -> str | None:
-    """Return the headline: the article's h1, else og/twitter/JSON-LD/trafilatura/<title>."""
+    """Return the headline a reader sees, or None when the page names none.
+
+    The article's h1 or its JSON-LD headline first (an og:title or <title> that differs is an
+    SEO or CMS variant), then og/twitter/trafilatura/<title>/the feed's title, then the heading
+    just before the article's text. Generic CMS titles ("기사 상세", "Article View", the site or
+    section name alone) are never the headline.
+    """
     if trafilatura_title and _match_key(trafilatura_title) in _title_part_keys(page.html_title):
         # trafilatura guessed which side of "A - B" is the headline; with no outlet known to
         # tell, a whole title beats a headline cut in half
         trafilatura_title = None
-    raw = [
-        page.article_h1(),
-        page.meta.get("og:title"),
-        page.meta.get("twitter:title"),
-        page.json_ld_headline(),
-        trafilatura_title,
-        page.html_title,
-        hint_title,
+    candidates = [
+        clean_text(page.article_h1() or ""),
+        clean_inline(page.json_ld_headline() or ""),
+        clean_inline(page.meta.get("og:title") or ""),
+        clean_inline(page.meta.get("twitter:title") or ""),
+        clean_inline(trafilatura_title or ""),
+        clean_text(page.html_title or ""),
+        clean_inline(hint_title or ""),
+        clean_text(page.heading_before(text) or ""),
     ]
-    site_keys = {
-        _match_key(name) for name in (site_name, page.meta.get("application-name")) if name
-    }
+    site_keys = {_match_key(name) for name in (site_name, page.application_name()) if name}
     host = (urlsplit(url).hostname or "") if _is_parsable(url) else ""
     site_keys.update(_host_keys(host))
+    section_keys = {_match_key(name) for name in page.section_names()}
     site_keys.discard("")
-    cleaned = [title for value in raw if value and (title := clean_inline(value))]
+    section_keys.discard("")
     # a logo h1 or an og:title that only names the outlet is not a headline
     stripped = [
         title
-        for title in (_strip_site_affix(value, site_keys) for value in cleaned)
-        if _match_key(title) not in site_keys
+        for title in (_strip_site_affix(value, site_keys) for value in candidates)
+        if title and _match_key(title) not in site_keys and not _is_generic_title(title)
     ]
     if not stripped:
         return None
     known = {_match_key(title) for title in stripped}
-    best = stripped[0]
+    # nor is the section's name, unless the page gives no other (a page titled as its section)
+    named = [title for title in stripped if _match_key(title) not in section_keys]
+    best = (named or stripped)[0]
     # "Outlet | Headline" with an unknown outlet: keep the side that another source gives alone
     for separator in _TITLE_SEPARATORS:
         if separator in best:
@@ -551,6 +706,29 @@ def _choose_title(
                 if part.strip() and _match_key(part) in known:
                     return part.strip()
     return best
+
+
+def _is_generic_title(title: str) -> bool:
+    """True for a title made only of a few generic CMS words: "Article View", "기사 상세"."""
+    words = [word.casefold() for word in _TITLE_WORD.findall(title)]
+    if not words:
+        return True
+    return len(words) <= MAX_GENERIC_TITLE_WORDS and all(w in _GENERIC_TITLE_WORDS for w in words)
+
+
+def _first_sentence(text: str) -> str | None:
+    """The body's opening sentence, cut at a word, as the headline of last resort."""
+    for raw_line in text.split("\n"):
+        line = clean_text(raw_line)
+        if not _TITLE_WORD.search(line):
+            continue
+        end = _SENTENCE_END.search(line)
+        sentence = line[: end.end()] if end else line
+        if len(sentence) > MAX_FALLBACK_TITLE_CHARS:
+            cut = sentence[: MAX_FALLBACK_TITLE_CHARS - 1]
+            sentence = (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip() + "…"
+        return sentence
+    return None
 
 
 def _title_part_keys(title: str | None) -> set[str]:
@@ -656,7 +834,7 @@ def _normalise_language(value: str) -> str | None:
     return None if language in _NOT_A_LANGUAGE else language
 
 
-def _language_from_text(text: str) -> str | None:
+def language_from_text(text: str) -> str | None:
     """Korean when the page declares no language but its letters are mostly Hangul."""
     sample = text[:2000]
     letters = len(_LETTER.findall(sample))
@@ -676,6 +854,11 @@ def _is_parsable(url: str) -> bool:
     return True
 
 
+def _without_query(url: str) -> str:
+    """The URL's scheme-less host and path, for telling one page's URL from another's."""
+    return url.split("#", 1)[0].split("?", 1)[0].split("://", 1)[-1].rstrip("/").lower()
+
+
 def _absolute_http_url(href: str, base: str) -> str | None:
     """`href` joined on `base` when the result is an http(s) URL with a host, else None."""
     href = _ALL_CONTROL_CHARS.sub("", href).strip()
@@ -688,90 +871,3 @@ def _absolute_http_url(href: str, base: str) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not host or " " in absolute:
         return None
     return absolute
-
-
-# -- dates ---------------------------------------------------------------------------------------
-
-
-def _aware(value: datetime, naive_zone: tzinfo = UTC) -> datetime:
-    naive = value.tzinfo is None or value.utcoffset() is None
-    return value.replace(tzinfo=naive_zone) if naive else value
-
-
-def _parse_iso(text: str) -> datetime | None:
-    candidate = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-    if len(candidate) < 8 or not candidate[:4].isdigit():
-        return None
-    try:
-        return datetime.fromisoformat(candidate)
-    except ValueError:
-        return None
-
-
-def _parse_rfc2822(text: str) -> datetime | None:
-    if not any(c.isalpha() for c in text):
-        return None
-    try:
-        return parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-
-
-def _parse_loose(text: str) -> datetime | None:
-    compact = _COMPACT_DATETIME.match(text)
-    if compact:
-        year, month, day, hour, minute, second = compact.groups()
-        return _build(year, month, day, hour, minute, second, "")
-    named = _MONTH_NAME_DATE.search(text)
-    if named:
-        month_name, day, year, hour, minute, meridiem = named.groups()
-        return _build(
-            year,
-            str(_MONTHS.index(month_name[:3].lower()) + 1),
-            day,
-            hour,
-            minute,
-            None,
-            (meridiem or "").replace(".", ""),
-        )
-    match = _NUMERIC_DATE.search(text)
-    if match is None:
-        return None
-    year, month, day, meridiem, hour, minute, second, meridiem_after, zone = match.groups()
-    parsed = _build(year, month, day, hour, minute, second, meridiem or meridiem_after or "")
-    return parsed.replace(tzinfo=_zone(zone)) if parsed and zone else parsed
-
-
-def _build(
-    year: str,
-    month: str,
-    day: str,
-    hour: str | None,
-    minute: str | None,
-    second: str | None,
-    meridiem: str,
-) -> datetime | None:
-    """A naive datetime from matched digits; None when they name no real moment."""
-    hours = int(hour or 0)
-    if meridiem.lower() in ("오후", "pm") and hours < 12:
-        hours += 12
-    elif meridiem.lower() in ("오전", "am") and hours == 12:
-        hours = 0
-    try:
-        return datetime(int(year), int(month), int(day), hours, int(minute or 0), int(second or 0))
-    except ValueError:
-        return None
-
-
-def _zone(name: str) -> timezone | None:
-    """The fixed offset a zone suffix names; None (naive, so UTC) for an impossible offset."""
-    if name in ("Z", "UTC", "GMT"):
-        return UTC
-    if name == "KST":
-        return _KST
-    sign = -1 if name.startswith("-") else 1
-    digits = name[1:].replace(":", "")
-    try:
-        return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    except ValueError:
-        return None

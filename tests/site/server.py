@@ -79,6 +79,9 @@ def format_date(moment: datetime, fmt: str) -> str:
         "human": lambda: f"{utc:%B} {utc.day}, {utc.year}",
         "human-time": lambda: f"{utc:%B} {utc.day}, {utc.year} {utc:%H:%M} UTC",
         "ko": lambda: kst.strftime("%Y.%m.%d %H:%M"),
+        "human-12h": lambda: f"{utc:%B} {utc.day}, {utc.year} {utc.hour % 12 or 12}:{utc:%M %p}",
+        "ko-byline": lambda: kst.strftime("%Y.%m.%d. %H:%M"),
+        "ko-naive": lambda: kst.strftime("%Y-%m-%d %H:%M:%S"),
         "year": lambda: str(utc.year),
     }
     if fmt not in formats:
