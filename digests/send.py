@@ -24,13 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import CursorResult, select, update
-from sqlalchemy.orm import Session, sessionmaker
-
-from scraper.storage.models import Digest
+from scraper.storage import digests as digest_records
+from scraper.storage.engine import Sessions
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +185,7 @@ class Outgoing:
 
 
 def deliver(
-    sessions: sessionmaker[Session],
+    sessions: Sessions,
     digest_id: int,
     outgoing: Outgoing,
     *,
@@ -204,20 +201,10 @@ def deliver(
     :class:`DeliveryError`."""
     failure: DeliveryError | None = None
     with sessions() as session, session.begin():
-        claim = update(Digest).where(Digest.id == digest_id)
-        if not force:
-            claim = claim.where(Digest.delivered_at.is_(None))
-        claimed = cast(
-            CursorResult[Any], session.execute(claim.values(attempts=Digest.attempts + 1))
-        )
-        if claimed.rowcount == 0:
+        row = digest_records.claim_delivery(session, digest_id, force)
+        if row is None:
             logger.info("digest %d was mailed already: not sending it again", digest_id)
             return False
-        row = session.execute(
-            select(Digest.window_end, Digest.delivered_at, Digest.attempts).where(
-                Digest.id == digest_id
-            )
-        ).one()
         resend = row.attempts if row.delivered_at is not None else 0
         message = compose(
             subject=outgoing.subject,
@@ -233,15 +220,9 @@ def deliver(
         except DeliveryError as exc:
             # committed with the claim: the attempt and its reason stay on the record
             failure = exc
-            session.execute(
-                update(Digest).where(Digest.id == digest_id).values(last_error=str(exc))
-            )
+            digest_records.record_failure(session, digest_id, str(exc))
         else:
-            session.execute(
-                update(Digest)
-                .where(Digest.id == digest_id)
-                .values(delivered_at=now, recipients=list(recipients), last_error=None)
-            )
+            digest_records.record_delivery(session, digest_id, now, recipients)
     if failure is not None:
         logger.error("digest %d not mailed (attempt %d): %s", digest_id, row.attempts, failure)
         raise failure

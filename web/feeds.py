@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.etree import ElementTree
 
+from scraper.storage.browse import story_articles
 from scraper.storage.models import Story
 from scraper.storage.search import excerpt
 from web.display import http_url, xml_text
-from web.queries import story_articles
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 TITLE_CHARS = 300

@@ -16,10 +16,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any, NoReturn
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from digests.send import DeliveryError
 from scraper.config import Config, ConfigError, LogConfig, load_config, resolve_config_path
+from scraper.storage.engine import Sessions
 
 logger = logging.getLogger("dramawatch")
 
@@ -162,13 +161,11 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def open_archive(config: Config) -> sessionmaker[Session]:
+def open_archive(config: Config) -> Sessions:
     """Give a session factory on the configured archive, upgraded to the current schema."""
-    from scraper.storage.engine import make_engine, session_factory, upgrade
+    from scraper.storage.engine import open_archive as open_database
 
-    engine = make_engine(config.database_url)
-    upgrade(engine)
-    return session_factory(engine)
+    return open_database(config.database_url)
 
 
 # ---------------------------------------------------------------- commands

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scraper.config.schedule import ScheduleError, parse_schedule
+from scraper.core.match import matchable
 
 DEFAULT_CONFIG = "dramawatch.toml"
 WATCH_KINDS = ("drama", "person", "other")
@@ -325,6 +326,8 @@ class _Validator:
             name = item["name"].strip()
             if not name:
                 raise self.fail(f"{where}.name", "must not be empty")
+            if not matchable(name):
+                raise self.fail(f"{where}.name", f"{name!r} has no letters or digits to match")
             if name.casefold() in seen:
                 raise self.fail(f"{where}.name", f"duplicated watch name {name!r}")
             seen.add(name.casefold())
@@ -332,6 +335,11 @@ class _Validator:
             if kind not in WATCH_KINDS:
                 raise self.fail(f"{where}.kind", f"must be one of {', '.join(WATCH_KINDS)}")
             aliases = self.strings(item.get("aliases", []), f"{where}.aliases")
+            for alias in aliases:
+                if not matchable(alias):
+                    raise self.fail(
+                        f"{where}.aliases", f"alias {alias!r} has no letters or digits to match"
+                    )
             entries.append(WatchEntry(name=name, kind=kind, aliases=aliases))
         if not entries:
             raise self.fail("watch", "at least one [[watch]] entry is required")
@@ -350,6 +358,8 @@ class _Validator:
             name = item["name"].strip()
             if not name:
                 raise self.fail(f"{where}.name", "must not be empty")
+            if not matchable(name):
+                raise self.fail(f"{where}.name", f"{name!r} has no letters or digits to match")
             if name.casefold() in seen:
                 raise self.fail(f"{where}.name", f"duplicated source name {name!r}")
             seen.add(name.casefold())

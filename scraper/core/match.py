@@ -143,6 +143,11 @@ def _term_pattern(term: str) -> str | None:
     return "".join(pieces) + right
 
 
+def matchable(term: str) -> bool:
+    """Give whether ``term`` can be matched at all: it has a letter or a digit."""
+    return _term_pattern(term) is not None
+
+
 class Matcher:
     """A compiled watch list; ``find`` reports the mentions of each entry in a text."""
 

@@ -57,8 +57,6 @@ from scrapy_redis.connection import get_redis_from_settings
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
-from sqlalchemy import update
-from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet import task
 
 from scraper.config import Config
@@ -67,12 +65,13 @@ from scraper.crawler.crawl import CrawlOutcome, crawl_settings, outcome
 from scraper.crawler.extensions import process_holder
 from scraper.crawler.items import PageItem
 from scraper.crawler.middlewares import CanonicalFingerprinter
+from scraper.crawler.resources import attach
 from scraper.crawler.spiders.news import NewsSpider
 from scraper.crawler.spiders.worker import WorkerSpider
+from scraper.storage import fetch_cache
 from scraper.storage import runs as run_history
 from scraper.storage.articles import StoreStatus
-from scraper.storage.engine import make_engine, session_factory, upgrade
-from scraper.storage.models import CrawlRun, FetchCache
+from scraper.storage.engine import Sessions, make_engine, session_factory, upgrade
 
 logger = logging.getLogger(__name__)
 
@@ -518,12 +517,13 @@ def run_worker(config: Config, overrides: dict[str, Any] | None = None) -> int:
     """Run a crawl worker until SIGTERM / Ctrl-C (a second one forces it); give the exit code."""
     worker_id = default_worker_id()
     server = connect(config.cluster.redis_url)
-    migrate(server, config.database_url)
+    sessions = session_factory(migrate(server, config.database_url))
     settings = crawl_settings(config)
     settings.setdict(worker_settings(config, settings, worker_id), priority="cmdline")
     settings.setdict(overrides or {}, priority="cmdline")
     process = CrawlerProcess(settings, install_root_handler=False)
     crawler = process.create_crawler(WorkerSpider)
+    attach(crawler, config, sessions)
     process.crawl(crawler)
     print(
         f"worker {worker_id} taking requests from {safe_url(config.cluster.redis_url)} "
@@ -651,8 +651,7 @@ def coordinate(
             now = _now()
             with sessions.begin() as session:
                 run_id = run_history.start_run(session, now)
-                run_row = session.get_one(CrawlRun, run_id)
-                run_row.worker, run_row.heartbeat_at = process_holder(), now
+                run_history.claim_run(session, run_id, process_holder(), now)
             lease = {
                 "token": token,
                 "run_id": run_id,
@@ -674,7 +673,7 @@ def coordinate(
 
 def wait_drained(
     server: Any,
-    sessions: sessionmaker[Session],
+    sessions: Sessions,
     run_id: int,
     token: str,
     quiet_s: float,
@@ -738,7 +737,7 @@ def seed(server: Any, config: Config, now: datetime) -> int:
     return sum(1 for request in asyncio.run(entries()) if scheduler.enqueue_request(request))
 
 
-def fold(server: Any, sessions: sessionmaker[Session], run_id: int) -> None:
+def fold(server: Any, sessions: Sessions, run_id: int) -> None:
     """Move the counts and errors workers left in Redis into the run row (one writer), and
     renew the row's heartbeat: a coordinator killed outright leaves a run that ages out."""
     pipe = server.pipeline(transaction=True)
@@ -755,7 +754,7 @@ def fold(server: Any, sessions: sessionmaker[Session], run_id: int) -> None:
         elif kind in ("new", "updated"):
             articles.append((source, "new" if kind == "new" else "updated", int(value)))
     with sessions.begin() as session:
-        session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(heartbeat_at=_now()))
+        run_history.beat(session, run_id, _now())
         if pages:
             run_history.count_pages(session, run_id, pages)
         for source, status, count in articles:
@@ -773,7 +772,7 @@ def fold(server: Any, sessions: sessionmaker[Session], run_id: int) -> None:
             )
 
 
-def store_validators(server: Any, sessions: sessionmaker[Session]) -> int:
+def store_validators(server: Any, sessions: Sessions) -> int:
     """Keep the conditional-GET validators of a finished crawl (not of spoiled pages)."""
     validators = server.hgetall(VALIDATORS_KEY)
     spoiled = {s.decode() if isinstance(s, bytes) else s for s in server.smembers(SPOILED_KEY)}
@@ -785,12 +784,12 @@ def store_validators(server: Any, sessions: sessionmaker[Session]) -> int:
             if url in spoiled:
                 continue
             etag, modified = json.loads(raw)
-            session.merge(FetchCache(url=url, etag=etag, last_modified=modified, checked_at=now))
+            fetch_cache.store_validators(session, url, etag, modified, now)
             stored += 1
     return stored
 
 
-def finish(server: Any, sessions: sessionmaker[Session], run_id: int, status: str) -> None:
+def finish(server: Any, sessions: Sessions, run_id: int, status: str) -> None:
     """Close the run: last counts in, validators kept if it finished, frontier cleared."""
     try:
         fold(server, sessions, run_id)

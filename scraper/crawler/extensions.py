@@ -12,16 +12,14 @@ from typing import Any
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet import task
 
 from scraper.crawler import signals as dramawatch_signals
 from scraper.crawler.items import PageItem
-from scraper.crawler.middlewares import archive_sessions
+from scraper.crawler.resources import resources
 from scraper.storage import articles
 from scraper.storage import runs as run_history
-from scraper.storage.models import CrawlRun
+from scraper.storage.engine import Session, Sessions
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +54,7 @@ def close_dead_runs(
     """Mark as interrupted the runs whose crawl process died; give their ids. Live runs, here
     or on other hosts, are left alone, and so are runs without a heartbeat."""
     closed: list[int] = []
-    running = select(CrawlRun).where(CrawlRun.status == "running")
-    for run in session.scalars(running):
+    for run in run_history.running_runs(session):
         last_seen = run.heartbeat_at
         if last_seen is None:
             continue
@@ -72,7 +69,7 @@ class RunRecorder:
     """Writes the run row at start, counters every few seconds (so a killed crawl leaves an
     honest record), each error as it happens, and the outcome at the end."""
 
-    def __init__(self, crawler: Crawler, sessions: sessionmaker[Session], flush_s: float) -> None:
+    def __init__(self, crawler: Crawler, sessions: Sessions, flush_s: float) -> None:
         self.crawler = crawler
         self.sessions = sessions
         self.flush_s = flush_s
@@ -83,9 +80,8 @@ class RunRecorder:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunRecorder:
-        recorder = cls(
-            crawler, archive_sessions(crawler), crawler.settings.getfloat("DRAMAWATCH_RUN_FLUSH_S")
-        )
+        flush_s = crawler.settings.getfloat("DRAMAWATCH_RUN_FLUSH_S")
+        recorder = cls(crawler, resources(crawler).sessions, flush_s)
         crawler.signals.connect(recorder.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(recorder.response_received, signal=signals.response_received)
@@ -99,8 +95,7 @@ class RunRecorder:
             for run_id in close_dead_runs(session, now):
                 logger.warning("crawl run %d was killed before it finished: interrupted", run_id)
             self.run_id = run_history.start_run(session, now)
-            run = session.get_one(CrawlRun, self.run_id)
-            run.worker, run.heartbeat_at = process_holder(), now
+            run_history.claim_run(session, self.run_id, process_holder(), now)
         if self.crawler.stats is not None:
             self.crawler.stats.set_value(STATS_RUN_ID, self.run_id)
         logger.info("crawl run %d started", self.run_id)
@@ -128,11 +123,7 @@ class RunRecorder:
         pages, articles = dict(self.pages), self.articles
         self.pages, self.articles = Counter(), []
         with self.sessions.begin() as session:
-            session.execute(
-                update(CrawlRun)
-                .where(CrawlRun.id == self.run_id)
-                .values(heartbeat_at=datetime.now(UTC))
-            )
+            run_history.beat(session, self.run_id, datetime.now(UTC))
             run_history.count_pages(session, self.run_id, pages)
             for source, status in articles:
                 run_history.count_article(session, self.run_id, source, status)

@@ -60,6 +60,12 @@ DOWNLOADER_MIDDLEWARES = {
     "scraper.crawler.middlewares.ConditionalGetMiddleware": 560,
 }
 
+# the crawl's one config and archive (scraper.crawler.resources), and the crawl settings the
+# config decides (from_config below)
+ADDONS = {
+    "scraper.crawler.resources.ResourcesAddon": 0,
+}
+
 EXTENSIONS = {
     "scraper.crawler.extensions.RunRecorder": 500,
 }

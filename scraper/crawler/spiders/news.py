@@ -23,7 +23,6 @@ from scrapy.exceptions import (
     IgnoreRequest,
 )
 from scrapy.http import Response, TextResponse
-from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import (
     ConnectionRefusedError,
@@ -33,7 +32,7 @@ from twisted.internet.error import (
 )
 from twisted.python.failure import Failure
 
-from scraper.config import Config, Source, load_config
+from scraper.config import Config, Source
 from scraper.core.discovery import (
     Candidate,
     DiscoveryError,
@@ -41,16 +40,12 @@ from scraper.core.discovery import (
     parse_listing,
     parse_sitemap,
 )
-from scraper.crawler import settings as dramawatch_settings
 from scraper.crawler import signals
 from scraper.crawler.items import PageItem
+from scraper.crawler.resources import resources
 
 # how deep a sitemap index may nest before we stop following it
 MAX_SITEMAP_DEPTH = 3
-
-
-def _load(settings: BaseSettings) -> Config:
-    return load_config(settings.get("DRAMAWATCH_CONFIG"))
 
 
 class NewsSpider(Spider):
@@ -65,13 +60,8 @@ class NewsSpider(Spider):
         self.budget: Counter[str] = Counter()
 
     @classmethod
-    def update_settings(cls, settings: BaseSettings) -> None:
-        super().update_settings(settings)
-        settings.setdict(dramawatch_settings.from_config(_load(settings)), priority="spider")
-
-    @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
-        spider = cls(_load(crawler.settings), datetime.now(UTC), *args, **kwargs)
+        spider = cls(resources(crawler).config, datetime.now(UTC), *args, **kwargs)
         spider._set_crawler(crawler)
         crawler.signals.connect(spider.request_dropped, signal=scrapy_signals.request_dropped)
         return spider
