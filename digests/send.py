@@ -10,13 +10,13 @@ run delivers it. A crash while sending rolls the claim back: the next run sends 
 the same ``Message-ID``, so a message the server had already accepted can be recognised as
 a duplicate (the only gap left is between the server's "250 OK" and our commit).
 
-Passwords never leave this module: errors and logs carry :func:`redact_url` forms only.
+Passwords never leave this module: errors and logs carry only forms redacted by
+:func:`scraper.core.text.redact`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import smtplib
 import ssl
 from collections.abc import Sequence
@@ -26,6 +26,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from scraper.core.text import redact
 from scraper.storage import digests as digest_records
 from scraper.storage.engine import Sessions
 
@@ -34,7 +35,6 @@ logger = logging.getLogger(__name__)
 SMTP_TIMEOUT_S = 20.0  # below SQLite's 30 s busy timeout: a hung server cannot stall writers
 _DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
 _TRUE = ("1", "true", "yes", "on")
-_USERINFO = re.compile(r"(//[^/@:\s]*):[^/@\s]*@")
 
 
 class DeliveryError(Exception):
@@ -58,20 +58,15 @@ class SmtpSettings:
         return f"{self.host}:{self.port}"
 
 
-def redact_url(url: str) -> str:
-    """Give ``url`` with any password replaced by ``***`` (safe to log or print)."""
-    return _USERINFO.sub(r"\1:***@", url)
-
-
 def parse_smtp_url(url: str) -> SmtpSettings:
     """Give the settings of ``smtp://[user:pass@]host[:port][?starttls=1]`` or ``smtps://…``."""
     parts = urlsplit(url)
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        raise DeliveryError(f"not an smtp:// or smtps:// URL: {redact_url(url)}")
+        raise DeliveryError(f"not an smtp:// or smtps:// URL: {redact(url)}")
     try:
         port = parts.port or _DEFAULT_PORTS[parts.scheme]
     except ValueError:
-        raise DeliveryError(f"bad port in SMTP URL {redact_url(url)}") from None
+        raise DeliveryError(f"bad port in SMTP URL {redact(url)}") from None
     query = parse_qs(parts.query)
     starttls = query.get("starttls", ["0"])[-1].lower() in _TRUE
     timeout = SMTP_TIMEOUT_S
@@ -79,7 +74,7 @@ def parse_smtp_url(url: str) -> SmtpSettings:
         try:
             timeout = float(query["timeout"][-1])
         except ValueError:
-            raise DeliveryError(f"bad timeout in SMTP URL {redact_url(url)}") from None
+            raise DeliveryError(f"bad timeout in SMTP URL {redact(url)}") from None
     return SmtpSettings(
         host=parts.hostname,
         port=port,

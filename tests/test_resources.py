@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT, cli_env, make_config
 from tests.site import FixtureSite
 
@@ -44,13 +46,13 @@ def counted_run(code: str, site: FixtureSite, **env: str) -> tuple[int, dict[str
     return result.returncode, json.loads(found.group(1)), result.stdout
 
 
+@pytest.mark.parametrize("command", ["crawl", "run-once"])
 def test_a_dramawatch_crawl_loads_the_config_once_and_makes_one_engine(
-    site: FixtureSite, tmp_path: Path
+    site: FixtureSite, tmp_path: Path, command: str
 ) -> None:
     config = make_config(tmp_path)
-    code = (
-        f"from scraper.app.cli import main\nsys.exit(main(['--config', {str(config)!r}, 'crawl']))"
-    )
+    argv = ["--config", str(config), command]
+    code = f"from scraper.app.cli import main\nsys.exit(main({argv!r}))"
     status, counts, stdout = counted_run(code, site)
     assert status == 0 and "crawl run 1 finished" in stdout
     assert counts == {"config_loads": 1, "engines": 1}

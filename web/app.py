@@ -31,6 +31,8 @@ from werkzeug.exceptions import HTTPException
 
 from scraper.config import Config
 from scraper.core.match import Matcher, compile_watchlist
+from scraper.core.text import display_text
+from scraper.core.urls import http_link
 from scraper.storage import browse as queries
 from scraper.storage import search as archive_search
 from scraper.storage.engine import (
@@ -46,9 +48,7 @@ from web.charts import timeline_svg
 from web.display import (
     DateInputError,
     day_range,
-    display_text,
     highlight,
-    http_url,
     match_spans,
     parse_day,
     parse_instant,
@@ -142,7 +142,7 @@ def create_app(
     app = Flask(__name__)
     app.jinja_env.undefined = StrictUndefined
     app.jinja_env.filters.update(text=display_text, local=_local_time)
-    app.jinja_env.globals.update(http_url=http_url)
+    app.jinja_env.globals.update(http_url=http_link)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["dramawatch"] = WebContext(
         sessions=sessions,

@@ -24,7 +24,6 @@ import argparse
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -46,6 +45,8 @@ from apscheduler.schedulers.base import STATE_STOPPED
 
 from scraper.config import Config, ConfigError, load_config, resolve_config_path
 from scraper.config.schedule import parse_schedule
+from scraper.core.identity import process_identity
+from scraper.core.text import display_text, redact
 from scraper.storage import digests as digest_records
 from scraper.storage import leases
 from scraper.storage import runs as run_history
@@ -290,7 +291,7 @@ def serve(config: Config) -> int:
     upgrade(engine)
     sessions = session_factory(engine)
     stop = threading.Event()
-    holder = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:6]}"
+    holder = f"{process_identity()} {uuid.uuid4().hex[:6]}"
     lease = Lease(sessions, LOCK_NAME, holder, timedelta(seconds=LEASE_S))
     service = Service(config, sessions)
     try:
@@ -394,10 +395,9 @@ def _when(moment: datetime | None) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    from digests.send import redact_url
 
     text = str(exc).strip().splitlines()
-    return redact_url(f"{type(exc).__name__}: {text[0] if text else ''}")
+    return redact(f"{type(exc).__name__}: {text[0] if text else ''}")
 
 
 # ---------------------------------------------------------------- status
@@ -432,8 +432,7 @@ def status_lines(config: Config, sessions: Sessions) -> list[str]:
 
 def _crawl_lines(config: Config, session: Session, zone: ZoneInfo) -> list[str]:
     """The last crawl run, then one line per configured source."""
-    from digests.build import display_text, format_local
-    from digests.send import redact_url
+    from digests.build import format_local
     from scraper.storage import runs as run_history
     from scraper.storage.models import CrawlError
 
@@ -465,14 +464,14 @@ def _crawl_lines(config: Config, session: Session, zone: ZoneInfo) -> list[str]:
         )
         failure = first_error.get(source.name)
         if failure is not None:
-            url = display_text(redact_url(failure.url), 80)
-            line += f" (first: {url}: {display_text(redact_url(failure.reason), 100)})"
+            url = display_text(redact(failure.url), 80)
+            line += f" (first: {url}: {display_text(redact(failure.reason), 100)})"
         lines.append(line)
     return lines
 
 
 def _digest_line(session: Session, zone: ZoneInfo) -> str:
-    from digests.build import display_text, format_local
+    from digests.build import format_local
 
     digest = digest_records.latest(session)
     if digest is None:

@@ -22,11 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from trafilatura import bare_extraction
 from trafilatura.settings import Document, Extractor
 from trafilatura.utils import load_html
+
+from scraper.core.urls import absolute_http_url
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +133,6 @@ _MONTH_NAME_DATE = re.compile(
     r"(?:,?\s+(?:at\s+)?(\d{1,2}):(\d{2})\s*([ap]\.?m\.?)?)?",
     re.IGNORECASE,
 )
-_KST = timezone(timedelta(hours=9), "KST")
 
 
 @dataclass(frozen=True)
@@ -407,7 +408,7 @@ class _PageMetadata:
         ]
         candidates.append(self.meta.get("og:url"))
         for candidate in candidates:
-            if candidate and (absolute := _absolute_http_url(candidate, page_url)):
+            if candidate and (absolute := absolute_http_url(candidate, page_url)):
                 return absolute
         return None
 
@@ -676,23 +677,6 @@ def _is_parsable(url: str) -> bool:
     return True
 
 
-def _absolute_http_url(href: str, base: str) -> str | None:
-    """`href` joined on `base` when the result is an http(s) URL with a host, else None."""
-    href = _ALL_CONTROL_CHARS.sub("", href).strip()
-    try:
-        absolute = urljoin(base, href) if _is_parsable(base) else href
-        parts = urlsplit(absolute)
-        host = parts.hostname
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not host or " " in absolute:
-        return None
-    return absolute
-
-
-# -- dates ---------------------------------------------------------------------------------------
-
-
 def _aware(value: datetime, naive_zone: tzinfo = UTC) -> datetime:
     naive = value.tzinfo is None or value.utcoffset() is None
     return value.replace(tzinfo=naive_zone) if naive else value
@@ -768,7 +752,7 @@ def _zone(name: str) -> timezone | None:
     if name in ("Z", "UTC", "GMT"):
         return UTC
     if name == "KST":
-        return _KST
+        return KST
     sign = -1 if name.startswith("-") else 1
     digits = name[1:].replace(":", "")
     try:

@@ -34,9 +34,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import signal
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,7 +42,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
 from scrapy import Request, signals
@@ -60,9 +57,11 @@ from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
 from scraper.config import Config
+from scraper.core.identity import process_identity
+from scraper.core.text import redact
+from scraper.crawler import scrapy_internals
 from scraper.crawler import signals as dramawatch_signals
 from scraper.crawler.crawl import CrawlOutcome, crawl_settings, outcome
-from scraper.crawler.extensions import process_holder
 from scraper.crawler.items import PageItem
 from scraper.crawler.middlewares import CanonicalFingerprinter
 from scraper.crawler.resources import attach
@@ -292,11 +291,7 @@ def worker_id_of(spider: Any) -> str:
     """Give the worker id a spider runs under (DRAMAWATCH_CLUSTER_WORKER_ID, else host:pid)."""
     settings = getattr(spider, "settings", None)
     configured = settings.get("DRAMAWATCH_CLUSTER_WORKER_ID") if settings is not None else None
-    return str(configured or default_worker_id())
-
-
-def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return str(configured or process_identity())
 
 
 # ---------------------------------------------------------------- the worker
@@ -341,7 +336,7 @@ class WorkerExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WorkerExtension:
-        worker_id = crawler.settings.get("DRAMAWATCH_CLUSTER_WORKER_ID") or default_worker_id()
+        worker_id = crawler.settings.get("DRAMAWATCH_CLUSTER_WORKER_ID") or process_identity()
         fingerprint = crawler.settings.get("DRAMAWATCH_CLUSTER_CONFIG_FINGERPRINT")
         ext = cls(crawler, get_redis_from_settings(crawler.settings), str(worker_id), fingerprint)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
@@ -372,7 +367,7 @@ class WorkerExtension:
             if self.redis_down:
                 logger.warning("worker %s reaches Redis again", self.worker_id)
                 self.redis_down = False
-            self._follow_run(run)
+            self.follow_run(run)
             if queued:
                 wake(self.crawler)
         except redis.RedisError as exc:
@@ -382,7 +377,7 @@ class WorkerExtension:
         except Exception:
             logger.exception("worker heartbeat failed")
 
-    def _follow_run(self, raw: bytes | None) -> None:
+    def follow_run(self, raw: bytes | None) -> None:
         """On a new distributed crawl: date it like the coordinator, and re-read robots.txt."""
         if raw is None:
             return
@@ -408,8 +403,8 @@ class WorkerExtension:
         if isinstance(spider, NewsSpider) and run.get("started_at"):
             spider.now = datetime.fromisoformat(run["started_at"])
         robots = self.crawler.get_downloader_middleware(RobotsTxtMiddleware)
-        parsers = getattr(robots, "_parsers", None)
-        if isinstance(parsers, dict):
+        if robots is not None:
+            parsers = scrapy_internals.robot_parsers(robots)
             for netloc in [k for k, v in parsers.items() if not hasattr(v, "addCallback")]:
                 del parsers[netloc]
         logger.info("worker %s joined crawl run %s", self.worker_id, run["run_id"])
@@ -474,9 +469,9 @@ def in_flight(crawler: Crawler) -> int:
     engine = crawler.engine
     if engine is None:
         return 0
-    # engine._slot.inprogress holds a request from scheduler.next_request() until its output
-    # is fully handled; the public parts below are a fallback if Scrapy renames it
-    inprogress = getattr(getattr(engine, "_slot", None), "inprogress", ())
+    # a request taken from scheduler.next_request() stays in progress until its output is
+    # fully handled
+    inprogress = scrapy_internals.requests_in_progress(engine) or ()
     scraper_slot = engine.scraper.slot
     scraping = 0 if scraper_slot is None or scraper_slot.is_idle() else 1
     return len(inprogress) + len(engine.downloader.active) + scraping
@@ -484,18 +479,18 @@ def in_flight(crawler: Crawler) -> int:
 
 def has_room(crawler: Crawler, claim_limit: int) -> bool:
     """Give whether this worker may take another request (fewer than ``claim_limit`` held)."""
-    inprogress = getattr(getattr(crawler.engine, "_slot", None), "inprogress", None)
+    engine = crawler.engine
+    inprogress = scrapy_internals.requests_in_progress(engine) if engine is not None else None
     return not (claim_limit and inprogress is not None and len(inprogress) >= claim_limit)
 
 
 def wake(crawler: Crawler) -> None:
     """Make an idle engine look at the scheduler now, not at its next 5-second heartbeat."""
     engine = crawler.engine
-    nextcall = getattr(getattr(engine, "_slot", None), "nextcall", None)
-    if engine is None or nextcall is None or engine.scraper.slot is None:
+    if engine is None or engine.scraper.slot is None:
         return
     if not engine.needs_backout():
-        nextcall.schedule()
+        scrapy_internals.wake(engine)
 
 
 def _conditional_get(crawler: Crawler) -> Any:
@@ -515,7 +510,7 @@ def _conditional_get(crawler: Crawler) -> Any:
 
 def run_worker(config: Config, overrides: dict[str, Any] | None = None) -> int:
     """Run a crawl worker until SIGTERM / Ctrl-C (a second one forces it); give the exit code."""
-    worker_id = default_worker_id()
+    worker_id = process_identity()
     server = connect(config.cluster.redis_url)
     sessions = session_factory(migrate(server, config.database_url))
     settings = crawl_settings(config)
@@ -526,7 +521,7 @@ def run_worker(config: Config, overrides: dict[str, Any] | None = None) -> int:
     attach(crawler, config, sessions)
     process.crawl(crawler)
     print(
-        f"worker {worker_id} taking requests from {safe_url(config.cluster.redis_url)} "
+        f"worker {worker_id} taking requests from {redact(config.cluster.redis_url)} "
         "(SIGTERM or Ctrl-C stops it)",
         flush=True,
     )
@@ -638,7 +633,7 @@ def coordinate(
     server = connect(config.cluster.redis_url)
     sessions = session_factory(migrate(server, config.database_url))
     started = time.monotonic()
-    token = f"{default_worker_id()}:{time.time_ns()}"
+    token = f"{process_identity()}:{time.time_ns()}"
     if not server.set(RUN_KEY, json.dumps({"token": token}), nx=True, ex=LEASE_S):
         raise ClusterError(f"another distributed crawl is running ({describe_run(server)})")
     status = "interrupted"
@@ -651,7 +646,7 @@ def coordinate(
             now = _now()
             with sessions.begin() as session:
                 run_id = run_history.start_run(session, now)
-                run_history.claim_run(session, run_id, process_holder(), now)
+                run_history.claim_run(session, run_id, process_identity(), now)
             lease = {
                 "token": token,
                 "run_id": run_id,
@@ -880,7 +875,7 @@ def connect(url: str) -> Any:
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise ClusterError(f"cannot reach Redis at {safe_url(url)}: {exc}") from None
+        raise ClusterError(f"cannot reach Redis at {redact(url)}: {exc}") from None
     return client
 
 
@@ -890,15 +885,6 @@ def migrate(server: Any, database_url: str) -> Any:
     with server.lock(MIGRATE_LOCK, timeout=600, blocking_timeout=600):
         upgrade(engine)
     return engine
-
-
-def safe_url(url: str) -> str:
-    """Give ``url`` without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
 
 
 def _now() -> datetime:

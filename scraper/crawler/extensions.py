@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +12,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Response
 from twisted.internet import task
 
+from scraper.core.identity import process_gone, process_identity
 from scraper.crawler import signals as dramawatch_signals
 from scraper.crawler.items import PageItem
 from scraper.crawler.resources import resources
@@ -30,24 +29,6 @@ STATS_RUN_ID = "dramawatch/run_id"
 RUN_HEARTBEAT_TTL = timedelta(minutes=2)
 
 
-def process_holder() -> str:
-    """Give this process's name as a run's worker: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _process_gone(worker: str) -> bool:
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def close_dead_runs(
     session: Session, now: datetime, ttl: timedelta = RUN_HEARTBEAT_TTL
 ) -> list[int]:
@@ -58,7 +39,7 @@ def close_dead_runs(
         last_seen = run.heartbeat_at
         if last_seen is None:
             continue
-        if last_seen < now - ttl or (run.worker is not None and _process_gone(run.worker)):
+        if last_seen < now - ttl or (run.worker is not None and process_gone(run.worker)):
             run.status = "interrupted"
             run.finished_at = last_seen
             closed.append(run.id)
@@ -95,7 +76,7 @@ class RunRecorder:
             for run_id in close_dead_runs(session, now):
                 logger.warning("crawl run %d was killed before it finished: interrupted", run_id)
             self.run_id = run_history.start_run(session, now)
-            run_history.claim_run(session, self.run_id, process_holder(), now)
+            run_history.claim_run(session, self.run_id, process_identity(), now)
         if self.crawler.stats is not None:
             self.crawler.stats.set_value(STATS_RUN_ID, self.run_id)
         logger.info("crawl run %d started", self.run_id)

@@ -18,6 +18,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
 from scraper.core.urls import url_key
+from scraper.crawler import scrapy_internals
 from scraper.crawler import signals as dramawatch_signals
 from scraper.crawler.resources import resources
 from scraper.storage import fetch_cache
@@ -57,7 +58,7 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
     """
 
     async def robot_parser(self, request: Request) -> Any:
-        pending = self._parsers.get(urlparse_cached(request).netloc)
+        pending = scrapy_internals.robot_parsers(self).get(urlparse_cached(request).netloc)
         if isinstance(pending, Deferred):
             waiter: Deferred[Any] = Deferred()
 

@@ -249,5 +249,3 @@ def _add_urls(session: Session, article_id: int, record: ArticleRecord, now: dat
         )
         .on_conflict_do_nothing(index_elements=["url"])
     )
-
-

@@ -61,8 +61,8 @@ class NewsSpider(Spider):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
-        spider = cls(resources(crawler).config, datetime.now(UTC), *args, **kwargs)
-        spider._set_crawler(crawler)
+        config = resources(crawler).config
+        spider = super().from_crawler(crawler, config, datetime.now(UTC), *args, **kwargs)
         crawler.signals.connect(spider.request_dropped, signal=scrapy_signals.request_dropped)
         return spider
 
