@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 from scrapy import Request
+from scrapy.http import HtmlResponse
 from scrapy.utils.request import request_from_dict
 from sqlalchemy import create_engine, text
 
@@ -68,9 +69,19 @@ def config() -> Config:
 
 
 def article_request(spider: NewsSpider, url: str, **meta: Any) -> Request:
-    source = spider.config.sources[0]
-    request = spider._request(url, source, spider.parse_article, article=True, **meta)
-    assert request is not None
+    """Give the request the spider makes for ``url`` linked from a listing page (through its
+    public callback), with ``meta`` added."""
+    listing = "http://kwave.test/listing/"
+    html = f'<html><body><main><article><h2><a href="{url}">Kim Soo-hyun news</a></h2>'
+    response = HtmlResponse(
+        url=listing,
+        body=f"{html}</article></main></body></html>".encode(),
+        encoding="utf-8",
+        request=Request(listing, meta={"source": spider.config.sources[0].name}),
+    )
+    [request] = list(spider.parse_listing(response))
+    assert request.meta["article"] and request.url == url
+    request.meta.update(meta)
     return request
 
 

@@ -90,4 +90,4 @@ def test_the_whole_output_is_larger_than_a_pipe_buffer(big_archive: Path) -> Non
     for command in (["runs", "--limit", "0"], ["search", "--limit", "0", "--format", "csv"]):
         cli = [sys.executable, "-m", "scraper.app.cli", "--config", str(big_archive), *command]
         result = subprocess.run(cli, capture_output=True, timeout=120, env=cli_env(), cwd=ROOT)
-        assert result.returncode == 0 and len(result.stdout) > 4 * 65536, command
+        assert result.returncode == 0 and len(result.stdout) > 65536, command  # a pipe buffer
