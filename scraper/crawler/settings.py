@@ -16,7 +16,8 @@ NEWSPIDER_MODULE = "scraper.crawler.spiders"
 
 # Path of dramawatch.toml; None means $DRAMAWATCH_CONFIG, else ./dramawatch.toml.
 DRAMAWATCH_CONFIG: str | None = None
-# Overrides the config's database URL (tests, benchmarks); None means the config's.
+# Overrides the config's database URL (tests, benchmarks) when nobody attached the crawl's
+# resources (`scrapy crawl news`, see scraper.crawler.resources); None means the config's.
 DRAMAWATCH_DATABASE_URL: str | None = None
 # Seconds between flushes of a run's page counters to the run history.
 DRAMAWATCH_RUN_FLUSH_S = 5.0
