@@ -8,7 +8,6 @@ function of its inputs and tested as such.
 
 from __future__ import annotations
 
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,8 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from scraper.core.urls import is_http_url
+from scraper.core.text import display_text
+from scraper.core.urls import http_link
 
 KIND_ORDER = ("drama", "person", "other")
 KIND_LABELS = {"drama": "Dramas", "person": "People", "other": "Other"}
@@ -28,7 +28,6 @@ NAME_CHARS = 80
 URL_CHARS = 120
 # Characters that reorder or hide the text around them (bidi embeddings, overrides and
 # isolates): a title must not be able to make the next outlet's name read backwards.
-_BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
 _SPARKS = "▁▂▃▄▅▆▇█"
 
 
@@ -179,45 +178,6 @@ class IndexEntry:
     status: str
 
 
-def display_text(value: str, limit: int) -> str:
-    """Give ``value`` as one line of at most ``limit`` characters: control characters (NUL
-    included), bidi overrides and surrogates removed, whitespace collapsed, long text cut
-    with '…'."""
-    if value.isprintable():
-        # the common case, checked in C: no control, format (bidi), surrogate, private or
-        # unassigned character, so only whitespace needs collapsing
-        return _cut(" ".join(value.split()), limit)
-    kept = []
-    for char in value:
-        if char in _BIDI_CONTROLS:
-            continue
-        category = unicodedata.category(char)
-        if category == "Cc":
-            kept.append(" ")
-        elif category not in ("Cs", "Co", "Cn"):
-            kept.append(char)
-    return _cut(" ".join("".join(kept).split()), limit)
-
-
-def _cut(text: str, limit: int) -> str:
-    """Give ``text`` cut to ``limit`` characters at a word boundary, with '…'."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
-
-
-def http_link(url: str) -> str | None:
-    """Give ``url`` when it is an absolute http(s) URL safe to put in an href, else None."""
-    url = url.strip()
-    if not url or any(ord(c) <= 0x20 or c in _BIDI_CONTROLS or c in "\"'<>`\\" for c in url):
-        return None
-    return url if is_http_url(url) else None
-
-
 def watch_label(watch: Sequence[WatchName]) -> str:
     """Give the watch list's name for subjects and headings: its dramas, else its first names."""
     dramas = [w.name for w in watch if w.kind == "drama"]
@@ -279,7 +239,7 @@ def _entry(story: StoryRow, order: dict[str, int], zone: ZoneInfo) -> StoryEntry
         title=display_text(story.title or (lead.title if lead else ""), TITLE_CHARS),
         href=next((o.href for o in outlets if o.href), None),
         when=format_local(when, zone),
-        when_iso=when.isoformat(),
+        when_iso=when.isoformat(timespec="seconds"),
         entities=tuple(display_text(e, NAME_CHARS) for e in entities),
         snippet=display_text(lead.snippet, SNIPPET_CHARS) if lead else "",
         outlets=outlets,

@@ -16,18 +16,12 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import CursorResult, exists, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from digests.build import (
     CHART_DAYS,
@@ -42,8 +36,12 @@ from digests.build import (
 from digests.render import render_html, render_index, render_text
 from digests.send import DeliveryError, Outgoing, deliver, parse_smtp_url
 from scraper.config import Config
+from scraper.core.identity import process_identity
+from scraper.storage import digests as digest_records
+from scraper.storage import leases
 from scraper.storage import search as archive_search
-from scraper.storage.models import Article, Digest, Mention, ServiceLock, Story
+from scraper.storage.engine import Session, Sessions
+from scraper.storage.models import Digest
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +74,7 @@ class _Recorded:
 
 def run_digest(
     config: Config,
-    sessions: sessionmaker[Session],
+    sessions: Sessions,
     *,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -154,30 +152,20 @@ def run_digest(
 
 def _record(
     config: Config,
-    sessions: sessionmaker[Session],
+    sessions: Sessions,
     since: datetime | None,
     until: datetime | None,
     now: datetime,
 ) -> _Recorded | None:
-    """Render the window and record it; give None when the undelivered row this run meant to
-    extend was delivered meanwhile (the caller starts over from the new last delivery)."""
+    """Render the window and record it; give None when the window this run rendered is no
+    longer the one to record (another run delivered meanwhile: the caller starts over).
+
+    The archive is read, the digest rendered and its files written before the digest lock is
+    taken, so crawl writers are not held up meanwhile; the lock covers the record only."""
     digest = config.digest
-    with sessions.begin() as session:
-        _take_lock(session, now)
-        end = until or now
-        start = since or last_delivered_end(session) or EPOCH
-        start = min(start, end)
-        row = session.scalar(
-            select(Digest).where(Digest.window_start == start, Digest.window_end == end)
-        )
-        if row is None and until is None:
-            # an undelivered "up to now" window from the same start: extend it, not a second one
-            row = session.scalar(
-                select(Digest)
-                .where(Digest.window_start == start, Digest.delivered_at.is_(None))
-                .order_by(Digest.window_end.desc())
-                .limit(1)
-            )
+    end = until or now
+    with sessions() as session:
+        start = _window_start(session, since, end)
         view = build_digest(
             story_rows(session, start, end),
             mention_rows(session, chart_start(end, digest.timezone), end),
@@ -187,82 +175,100 @@ def _record(
             generated_at=now,
             timezone=digest.timezone,
         )
-        html, text = render_html(view), render_text(view)
-        written_is_delivered = not digest.recipients
-        old_paths: tuple[str, ...] = ()
-        if row is None:
-            row = Digest(
-                window_start=start,
-                window_end=end,
-                created_at=now,
-                story_count=view.story_count,
-                html_path="",
-                text_path="",
-                recipients=[],
-                attempts=0,
-                delivered_at=now if written_is_delivered else None,
-            )
-            session.add(row)
-            session.flush()
-        elif row.window_end != end:
-            old_paths = (row.html_path, row.text_path)
-            extended = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(Digest)
-                    .where(Digest.id == row.id, Digest.delivered_at.is_(None))
-                    .values(
-                        window_end=end,
-                        created_at=now,
-                        story_count=view.story_count,
-                        delivered_at=now if written_is_delivered else None,
-                    )
-                    .execution_options(synchronize_session=False)
-                ),
-            )
-            if extended.rowcount == 0:
-                logger.info("digest %d was delivered by another run meanwhile", row.id)
+    html, text = render_html(view), render_text(view)
+    staged = (_stage(digest.output_dir, html), _stage(digest.output_dir, text))
+    try:
+        with sessions.begin() as session:
+            leases.take_lock(session, DIGEST_LOCK, process_identity(), now)
+            if _window_start(session, since, end) != start:
+                logger.info("a digest was delivered meanwhile: rendering the window again")
                 return None
-            session.refresh(row)
-        else:
-            row.story_count = view.story_count
-            if written_is_delivered and row.delivered_at is None:
-                row.delivered_at = now
-        html_path, text_path = _paths(digest.output_dir, row.id, end, digest.timezone)
-        _write(html_path, html)
-        _write(text_path, text)
-        for old in old_paths:
-            if old and old not in (str(html_path), str(text_path)):
-                Path(old).unlink(missing_ok=True)
-        row.html_path, row.text_path = str(html_path), str(text_path)
-        return _Recorded(
-            digest_id=row.id,
-            result=DigestResult(html_path, text_path, view.story_count, start, end, False),
-            view=view,
-            html=html,
-            text=text,
-            delivered=row.delivered_at is not None,
-        )
-
-
-def _take_lock(session: Session, now: datetime) -> None:
-    """Serialise digest recording across processes until this transaction ends."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    holder = f"{socket.gethostname()}:{os.getpid()}"
-    session.execute(
-        insert(ServiceLock)
-        .values(name=DIGEST_LOCK, holder=holder, heartbeat_at=now)
-        .on_conflict_do_update(
-            index_elements=[ServiceLock.name], set_={"holder": holder, "heartbeat_at": now}
-        )
+            recorded = _record_window(
+                session, config, view, (start, end), now, until is None, staged
+            )
+    finally:
+        for path in staged:
+            path.unlink(missing_ok=True)
+    if recorded is None:
+        return None
+    digest_id, html_path, text_path, delivered = recorded
+    return _Recorded(
+        digest_id=digest_id,
+        result=DigestResult(html_path, text_path, view.story_count, start, end, False),
+        view=view,
+        html=html,
+        text=text,
+        delivered=delivered,
     )
+
+
+def _window_start(session: Session, since: datetime | None, end: datetime) -> datetime:
+    start = since or digest_records.last_delivered_end(session) or EPOCH
+    return min(start, end)
+
+
+def _record_window(
+    session: Session,
+    config: Config,
+    view: DigestView,
+    window: tuple[datetime, datetime],
+    now: datetime,
+    extend_open: bool,
+    staged: tuple[Path, Path],
+) -> tuple[int, Path, Path, bool] | None:
+    """Record the rendered window (under the digest lock) and move its files into place; give
+    the digest's id, its two paths and whether it counts as delivered;
+    ``extend_open``: an undelivered window from the same start may be extended to this end."""
+    digest = config.digest
+    start, end = window
+    row = digest_records.window(session, start, end)
+    if row is None and extend_open:
+        # an undelivered "up to now" window from the same start: extend it, not a second one
+        row = digest_records.undelivered_from(session, start)
+    written_is_delivered = not digest.recipients
+    old_paths: tuple[str, ...] = ()
+    if row is None:
+        row = Digest(
+            window_start=start,
+            window_end=end,
+            created_at=now,
+            story_count=view.story_count,
+            html_path="",
+            text_path="",
+            recipients=[],
+            attempts=0,
+            delivered_at=now if written_is_delivered else None,
+        )
+        session.add(row)
+        session.flush()
+    elif row.window_end != end:
+        old_paths = (row.html_path, row.text_path)
+        values = {
+            "created_at": now,
+            "story_count": view.story_count,
+            "delivered_at": now if written_is_delivered else None,
+        }
+        if not digest_records.extend(session, row.id, end, values):
+            logger.info("digest %d was delivered by another run meanwhile", row.id)
+            return None
+        session.refresh(row)
+    else:
+        row.story_count = view.story_count
+        if written_is_delivered and row.delivered_at is None:
+            row.delivered_at = now
+    html_path, text_path = _paths(digest.output_dir, row.id, end, digest.timezone)
+    os.replace(staged[0], html_path)
+    os.replace(staged[1], text_path)
+    for old in old_paths:
+        if old and old not in (str(html_path), str(text_path)):
+            Path(old).unlink(missing_ok=True)
+    row.html_path, row.text_path = str(html_path), str(text_path)
+    return row.id, html_path, text_path, row.delivered_at is not None
 
 
 def last_delivered_end(session: Session) -> datetime | None:
     """Give the end of the latest delivered window, where the next default window starts."""
-    return session.scalar(
-        select(func.max(Digest.window_end)).where(Digest.delivered_at.is_not(None))
-    )
+    return digest_records.last_delivered_end(session)
 
 
 def chart_start(window_end: datetime, timezone: str) -> datetime:
@@ -276,18 +282,7 @@ def chart_start(window_end: datetime, timezone: str) -> datetime:
 
 def story_rows(session: Session, start: datetime, end: datetime) -> list[StoryRow]:
     """Give the stories first seen in ``[start, end)`` with their copies seen before ``end``."""
-    stories = session.scalars(
-        select(Story)
-        .where(
-            Story.first_seen_at >= start,
-            Story.first_seen_at < end,
-            exists().where(Article.story_id == Story.id, archive_search.VISIBLE),
-        )
-        .options(
-            selectinload(Story.articles.and_(archive_search.VISIBLE)).selectinload(Article.mentions)
-        )
-        .order_by(Story.id)
-    ).all()
+    stories = digest_records.stories_first_seen(session, start, end)
     everything = archive_search.SearchQuery()
     return [
         StoryRow(
@@ -315,19 +310,23 @@ def story_rows(session: Session, start: datetime, end: datetime) -> list[StoryRo
 def mention_rows(session: Session, start: datetime, end: datetime) -> list[MentionRow]:
     """Give one row per (article, watched name) dated in ``[start, end)`` by publication
     (or first sight, undated), for the mentions-per-day chart."""
-    when = func.coalesce(Article.published_at, Article.first_seen_at)
-    rows = session.execute(
-        select(Mention.entity, when)
-        .join(Article, Mention.article_id == Article.id)
-        .where(when >= start, when < end, archive_search.VISIBLE)
-    ).all()
-    return [MentionRow(entity, at) for entity, at in rows]
+    return [
+        MentionRow(entity, at) for entity, at in digest_records.mention_dates(session, start, end)
+    ]
 
 
 def _paths(output_dir: Path, digest_id: int, end: datetime, timezone: str) -> tuple[Path, Path]:
     local = end.astimezone(ZoneInfo(timezone))
     stem = f"digest-{local:%Y-%m-%d-%H%M}-{digest_id}"
     return output_dir / f"{stem}.html", output_dir / f"{stem}.txt"
+
+
+def _stage(directory: Path, content: str) -> Path:
+    """Write ``content`` to a new hidden file in ``directory``, to be moved into place."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f".digest-{os.getpid()}-{uuid.uuid4().hex}.tmp"
+    path.write_text(content, encoding="utf-8")
+    return path
 
 
 def _write(path: Path, content: str) -> None:
@@ -338,10 +337,10 @@ def _write(path: Path, content: str) -> None:
     os.replace(partial, path)
 
 
-def write_index(config: Config, sessions: sessionmaker[Session], label: str) -> Path:
+def write_index(config: Config, sessions: Sessions, label: str) -> Path:
     """Rewrite ``index.html`` in the output directory: every recorded digest, newest first."""
     with sessions() as session:
-        digests = session.scalars(select(Digest).order_by(Digest.window_end.desc())).all()
+        digests = digest_records.newest_first(session)
         rows = [
             DigestRow(
                 window_start=None if d.window_start == EPOCH else d.window_start,

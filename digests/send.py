@@ -10,13 +10,13 @@ run delivers it. A crash while sending rolls the claim back: the next run sends 
 the same ``Message-ID``, so a message the server had already accepted can be recognised as
 a duplicate (the only gap left is between the server's "250 OK" and our commit).
 
-Passwords never leave this module: errors and logs carry :func:`redact_url` forms only.
+Passwords never leave this module: errors and logs carry only forms redacted by
+:func:`scraper.core.text.redact`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import smtplib
 import ssl
 from collections.abc import Sequence
@@ -24,20 +24,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import CursorResult, select, update
-from sqlalchemy.orm import Session, sessionmaker
-
-from scraper.storage.models import Digest
+from scraper.core.text import redact
+from scraper.storage import digests as digest_records
+from scraper.storage.engine import Sessions
 
 logger = logging.getLogger(__name__)
 
 SMTP_TIMEOUT_S = 20.0  # below SQLite's 30 s busy timeout: a hung server cannot stall writers
 _DEFAULT_PORTS = {"smtp": 25, "smtps": 465}
 _TRUE = ("1", "true", "yes", "on")
-_USERINFO = re.compile(r"(//[^/@:\s]*):[^/@\s]*@")
 
 
 class DeliveryError(Exception):
@@ -61,20 +58,15 @@ class SmtpSettings:
         return f"{self.host}:{self.port}"
 
 
-def redact_url(url: str) -> str:
-    """Give ``url`` with any password replaced by ``***`` (safe to log or print)."""
-    return _USERINFO.sub(r"\1:***@", url)
-
-
 def parse_smtp_url(url: str) -> SmtpSettings:
     """Give the settings of ``smtp://[user:pass@]host[:port][?starttls=1]`` or ``smtps://…``."""
     parts = urlsplit(url)
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
-        raise DeliveryError(f"not an smtp:// or smtps:// URL: {redact_url(url)}")
+        raise DeliveryError(f"not an smtp:// or smtps:// URL: {redact(url)}")
     try:
         port = parts.port or _DEFAULT_PORTS[parts.scheme]
     except ValueError:
-        raise DeliveryError(f"bad port in SMTP URL {redact_url(url)}") from None
+        raise DeliveryError(f"bad port in SMTP URL {redact(url)}") from None
     query = parse_qs(parts.query)
     starttls = query.get("starttls", ["0"])[-1].lower() in _TRUE
     timeout = SMTP_TIMEOUT_S
@@ -82,7 +74,7 @@ def parse_smtp_url(url: str) -> SmtpSettings:
         try:
             timeout = float(query["timeout"][-1])
         except ValueError:
-            raise DeliveryError(f"bad timeout in SMTP URL {redact_url(url)}") from None
+            raise DeliveryError(f"bad timeout in SMTP URL {redact(url)}") from None
     return SmtpSettings(
         host=parts.hostname,
         port=port,
@@ -188,7 +180,7 @@ class Outgoing:
 
 
 def deliver(
-    sessions: sessionmaker[Session],
+    sessions: Sessions,
     digest_id: int,
     outgoing: Outgoing,
     *,
@@ -204,20 +196,10 @@ def deliver(
     :class:`DeliveryError`."""
     failure: DeliveryError | None = None
     with sessions() as session, session.begin():
-        claim = update(Digest).where(Digest.id == digest_id)
-        if not force:
-            claim = claim.where(Digest.delivered_at.is_(None))
-        claimed = cast(
-            CursorResult[Any], session.execute(claim.values(attempts=Digest.attempts + 1))
-        )
-        if claimed.rowcount == 0:
+        row = digest_records.claim_delivery(session, digest_id, force)
+        if row is None:
             logger.info("digest %d was mailed already: not sending it again", digest_id)
             return False
-        row = session.execute(
-            select(Digest.window_end, Digest.delivered_at, Digest.attempts).where(
-                Digest.id == digest_id
-            )
-        ).one()
         resend = row.attempts if row.delivered_at is not None else 0
         message = compose(
             subject=outgoing.subject,
@@ -233,15 +215,9 @@ def deliver(
         except DeliveryError as exc:
             # committed with the claim: the attempt and its reason stay on the record
             failure = exc
-            session.execute(
-                update(Digest).where(Digest.id == digest_id).values(last_error=str(exc))
-            )
+            digest_records.record_failure(session, digest_id, str(exc))
         else:
-            session.execute(
-                update(Digest)
-                .where(Digest.id == digest_id)
-                .values(delivered_at=now, recipients=list(recipients), last_error=None)
-            )
+            digest_records.record_delivery(session, digest_id, now, recipients)
     if failure is not None:
         logger.error("digest %d not mailed (attempt %d): %s", digest_id, row.attempts, failure)
         raise failure

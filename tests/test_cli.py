@@ -19,8 +19,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from scraper.app.cli import main, terminal_safe
+from scraper.app.cli import main
 from scraper.core import dedup
+from scraper.core.text import display_text
 from scraper.storage import articles
 from scraper.storage import search as archive_search
 from scraper.storage.articles import ArticleRecord, MentionRecord
@@ -277,15 +278,16 @@ HOSTILE_TEXT = st.text(
 @given(text=HOSTILE_TEXT, limit=st.integers(min_value=2, max_value=300))
 @example(text="Kim\u061c \u200eSoo\u200f-hyun\ud800", limit=80)  # bidi marks, a lone surrogate
 @settings(max_examples=300)
-def test_terminal_safe_removes_controls_and_bidi_and_bounds_length(text: str, limit: int) -> None:
-    safe = terminal_safe(text, limit)
+def test_display_text_removes_controls_and_bidi_and_bounds_length(text: str, limit: int) -> None:
+    safe = display_text(text, limit)
     assert "\n" not in safe
     assert_terminal_safe(safe)
     assert len(safe) <= limit
 
 
-def test_terminal_safe_keeps_ordinary_text_and_marks_a_cut() -> None:
-    assert terminal_safe("“Queen of Tears” 눈물의 여왕 — Kim Soo-hyun's OST") == (
+def test_display_text_keeps_ordinary_text_and_marks_a_cut() -> None:
+    assert display_text("“Queen of Tears” 눈물의 여왕 — Kim Soo-hyun's OST") == (
         "“Queen of Tears” 눈물의 여왕 — Kim Soo-hyun's OST"
     )
-    assert terminal_safe("Kim Ji-won " * 1000, 90) == ("Kim Ji-won " * 9)[:89] + "…"
+    # cut at a word boundary
+    assert display_text("Kim Ji-won " * 1000, 90) == " ".join(["Kim Ji-won"] * 8) + "…"

@@ -187,6 +187,16 @@ BROKEN = [
         "crawl.resolve_google_news: must be true or false",
     ),
     (
+        "watch name without letters",
+        MINIMAL.replace('name = "Kim Soo-hyun"', 'name = "---"'),
+        "watch[0].name: '---' has no letters or digits to match",
+    ),
+    (
+        "alias without letters",
+        MINIMAL.replace('["김수현"]', '["김수현", "· · ·"]'),
+        "watch[0].aliases: alias '· · ·' has no letters or digits to match",
+    ),
+    (
         "sources not array",
         MINIMAL.split("[[sources]]")[0] + "[sources]\nname='x'\n",
         "sources: must be an array",
@@ -220,12 +230,24 @@ def test_missing_file(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.toml", env={})
 
 
-@pytest.mark.parametrize("label", ["not toml", "bad regex", "no sources"])
-def test_cli_exits_2_with_one_line_and_no_traceback(tmp_path: Path, label: str) -> None:
+@pytest.mark.parametrize(
+    ("label", "command"),
+    [
+        ("not toml", "runs"),
+        ("bad regex", "runs"),
+        ("no sources", "runs"),
+        ("watch name without letters", "crawl"),
+        ("alias without letters", "crawl"),
+        ("source without urls", "crawl"),
+    ],
+)
+def test_cli_exits_2_with_one_line_and_no_traceback(
+    tmp_path: Path, label: str, command: str
+) -> None:
     text = next(b[1] for b in BROKEN if b[0] == label)
     path = write(tmp_path, text)
     result = subprocess.run(
-        [sys.executable, "-m", "scraper.app.cli", "--config", str(path), "runs"],
+        [sys.executable, "-m", "scraper.app.cli", "--config", str(path), command],
         capture_output=True,
         text=True,
         timeout=60,

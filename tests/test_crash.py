@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from scraper.core.identity import process_identity
 from scraper.core.urls import url_key
-from scraper.crawler.extensions import RUN_HEARTBEAT_TTL, close_dead_runs, process_holder
+from scraper.crawler.extensions import RUN_HEARTBEAT_TTL, close_dead_runs
 from scraper.storage import runs as run_history
 from scraper.storage.models import CrawlRun
 from tests.conftest import ROOT, cli_env, make_config
@@ -268,9 +269,9 @@ def test_only_runs_whose_process_died_are_closed(sessions: sessionmaker[Session]
         text=True,
         check=True,
     ).stdout.strip()
-    here = process_holder().rpartition(":")[0]
+    here = process_identity().rpartition(":")[0]
     cases = {
-        "this process": (process_holder(), fresh, "running"),
+        "this process": (process_identity(), fresh, "running"),
         "dead process here": (f"{here}:{dead_pid}", fresh, "interrupted"),
         "live elsewhere": ("other-host:42", fresh, "running"),
         "silent elsewhere": ("other-host:42", stale, "interrupted"),

@@ -185,16 +185,19 @@ def test_changed_article_is_updated_in_place(
         )
 
 
-@pytest.mark.parametrize("variant_index", [0, 1, 2, 3])
-def test_url_variants_collapse_to_the_article(crawled_archive: Path, variant_index: int) -> None:
+def test_url_variants_collapse_to_the_article(crawled_archive: Path) -> None:
     with open_session(crawled_archive) as session:
         by_key = stored_by_key(session)
+    checked = 0
     for entry in GOLDEN["articles"]:
-        variants = entry.get("variant_urls", [])
-        if variant_index < len(variants) and "?p=" not in variants[variant_index]:
-            assert url_key(variants[variant_index]) == url_key(entry["canonical_url"]) or (
-                url_key(variants[variant_index]) in by_key
-            ), (entry["key"], variants[variant_index])
+        for variant in entry.get("variant_urls", []):
+            if "?p=" in variant:
+                continue
+            assert url_key(variant) == url_key(entry["canonical_url"]) or (
+                url_key(variant) in by_key
+            ), (entry["key"], variant)
+            checked += 1
+    assert checked, "the golden data lists URL variants"
 
 
 def test_run_once_end_to_end(site: FixtureSite, tmp_path: Path) -> None:

@@ -17,10 +17,10 @@ from digests.build import (
     StoryRow,
     build_digest,
     build_index,
-    display_text,
-    http_link,
     watch_label,
 )
+from scraper.core.text import display_text
+from scraper.core.urls import http_link
 
 END = datetime(2026, 11, 20, 23, 0, tzinfo=UTC)  # 21 Nov 08:00 in Seoul
 START = END - timedelta(days=1)

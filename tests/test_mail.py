@@ -29,7 +29,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from digests.publish import EPOCH, run_digest
-from digests.send import DeliveryError, parse_smtp_url, redact_url, transmit
+from digests.send import DeliveryError, parse_smtp_url, transmit
+from scraper.core.text import redact as redact_url
 from scraper.storage.models import Digest
 from tests.digest_fixtures import NOW, Mailbox, Piece, free_port, make_config, pieces, store
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import pytest
@@ -165,20 +164,6 @@ def test_entry_without_letters_is_rejected() -> None:
 def test_find_on_empty_and_unrelated_text(matcher: Matcher) -> None:
     assert matcher.find("") == []
     assert matcher.find("A quiet week for Korean dramas.") == []
-
-
-def test_find_is_fast_on_10kb(matcher: Matcher) -> None:
-    paragraph = (
-        "Kim Soo-hyun and Kim Ji-won led Queen of Tears, which closed with a record rating. "
-        "김수현과 김지원이 주연한 '눈물의 여왕'은 tvN 역대 최고 시청률로 막을 내렸다. "
-        "Fans filled the comment sections with memories of the drama's final week. "
-    )
-    text = (paragraph * (10_240 // len(paragraph) + 1))[:10_240]
-    started = time.perf_counter()
-    for _ in range(20):
-        matcher.find(text)
-    per_call = (time.perf_counter() - started) / 20
-    assert per_call < 0.05  # measured ~1 ms for three entries; generous for slow CI machines
 
 
 # --- properties ---------------------------------------------------------------------------

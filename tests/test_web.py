@@ -37,7 +37,8 @@ from digests.publish import run_digest
 from scraper.config import Config, load_config
 from scraper.core import dedup
 from scraper.core.match import compile_watchlist
-from scraper.core.urls import url_key
+from scraper.core.text import display_text
+from scraper.core.urls import http_link, url_key
 from scraper.storage import articles
 from scraper.storage import runs as run_history
 from scraper.storage import search as archive_search
@@ -48,7 +49,7 @@ from tests.site import EXPECTED
 from web import app as web_app
 from web.app import authorized, create_app, is_loopback, read_only_engine, serve, start_message
 from web.charts import nice_ceiling, timeline_svg
-from web.display import display_text, highlight, http_url, match_spans, query_terms
+from web.display import highlight, match_spans, query_terms
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # 12:00 in Seoul
@@ -841,12 +842,12 @@ def test_a_failing_database_gives_an_error_page_not_a_traceback(
 
 
 def test_display_helpers() -> None:
-    assert display_text("a\x00b\u202ec\n\td", 100) == "a b c d"
+    assert display_text("a\x00b\u202ec\n\td", 100) == "a bc d"
     assert display_text("x" * 20, 10) == "x" * 9 + "…"
-    assert http_url("javascript:alert(1)") is None
-    assert http_url("data:text/html,hi") is None
-    assert http_url("https://ok.test/a b") is None
-    assert http_url("HTTPS://ok.test/a") == "HTTPS://ok.test/a"
+    assert http_link("javascript:alert(1)") is None
+    assert http_link("data:text/html,hi") is None
+    assert http_link("https://ok.test/a b") is None
+    assert http_link("HTTPS://ok.test/a") == "HTTPS://ok.test/a"
     assert query_terms('kim -park "queen of" OR tear*') == [
         ("kim", False), ("queen", False), ("of", False), ("tear", True)
     ]

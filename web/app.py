@@ -27,24 +27,28 @@ from zoneinfo import ZoneInfo
 from flask import Flask, Response, current_app, g, jsonify, render_template, request, url_for
 from jinja2 import StrictUndefined
 from markupsafe import Markup
-from sqlalchemy import Engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
 from scraper.config import Config
 from scraper.core.match import Matcher, compile_watchlist
+from scraper.core.text import display_text
+from scraper.core.urls import http_link
+from scraper.storage import browse as queries
 from scraper.storage import search as archive_search
-from scraper.storage.engine import make_engine, session_factory, upgrade
+from scraper.storage.engine import (
+    Session,
+    Sessions,
+    make_engine,
+    read_only_engine,
+    session_factory,
+    upgrade,
+)
 from scraper.storage.models import Article, Digest
-from web import queries
 from web.charts import timeline_svg
 from web.display import (
     DateInputError,
     day_range,
-    display_text,
     highlight,
-    http_url,
     match_spans,
     parse_day,
     parse_instant,
@@ -92,7 +96,7 @@ class PageError(Exception):
 class WebContext:
     """What every request needs, built once by ``create_app``."""
 
-    sessions: sessionmaker[Session]
+    sessions: Sessions
     config: Config
     matcher: Matcher
     zone: ZoneInfo
@@ -124,7 +128,7 @@ def _close_session(_exc: BaseException | None) -> None:
 
 
 def create_app(
-    sessions: sessionmaker[Session],
+    sessions: Sessions,
     config: Config,
     *,
     clock: Callable[[], datetime] | None = None,
@@ -138,7 +142,7 @@ def create_app(
     app = Flask(__name__)
     app.jinja_env.undefined = StrictUndefined
     app.jinja_env.filters.update(text=display_text, local=_local_time)
-    app.jinja_env.globals.update(http_url=http_url)
+    app.jinja_env.globals.update(http_url=http_link)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["dramawatch"] = WebContext(
         sessions=sessions,
@@ -592,23 +596,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def read_only_engine(url: str) -> Engine:
-    """Give an engine whose connections refuse writes (defence in depth for the web app)."""
-    if make_url(url).get_backend_name() == "sqlite":
-        engine = make_engine(url, read_only=True)
-        event.listen(engine, "connect", _sqlite_query_only)
-        return engine
-    return make_engine(
-        url, read_only=True, connect_args={"options": "-c default_transaction_read_only=on"}
-    )
-
-
-def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA query_only=ON")
-    cursor.close()
 
 
 def make_server(app: Flask, host: str, port: int, threads: int = 8) -> Any:

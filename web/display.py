@@ -15,11 +15,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from markupsafe import Markup, escape
 
 from scraper.core.match import Matcher
-from scraper.core.urls import is_http_url
+from scraper.core.text import display_text
 
-# C0/C1 controls (tab and newlines become spaces), and the bidi embedding, override and
-# isolate controls: an unclosed U+202E would reverse the rest of the page line.
-_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # Characters XML 1.0 forbids outright: an Atom feed carrying one is not well-formed.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _QUERY_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
@@ -32,27 +29,9 @@ class DateInputError(ValueError):
     """A date parameter that is not a date; str() is the one-line reason."""
 
 
-def display_text(text: str | None, limit: int | None = None) -> str:
-    """Give ``text`` as one line of plain text: no control or bidi-override characters,
-    whitespace collapsed, at most ``limit`` characters (cut with an ellipsis)."""
-    if not text:
-        return ""
-    cleaned = " ".join(_HIDDEN.sub(" ", text).split())
-    if limit is not None and len(cleaned) > limit:
-        return cleaned[: limit - 1].rstrip() + "…"
-    return cleaned
-
-
 def xml_text(text: str | None, limit: int | None = None) -> str:
     """Give ``text`` as display text that is also legal in XML 1.0 (for the Atom feeds)."""
     return _NOT_XML.sub("", display_text(text, limit))
-
-
-def http_url(url: str | None) -> str | None:
-    """Give ``url`` if it is an absolute http(s) URL, else None: no other link is emitted."""
-    if url and is_http_url(url) and not _HIDDEN.search(url) and " " not in url:
-        return url
-    return None
 
 
 def query_terms(query: str | None) -> list[tuple[str, bool]]:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.etree import ElementTree
 
+from scraper.core.urls import http_link
+from scraper.storage.browse import story_articles
 from scraper.storage.models import Story
 from scraper.storage.search import excerpt
-from web.display import http_url, xml_text
-from web.queries import story_articles
+from web.display import xml_text
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 TITLE_CHARS = 300
@@ -46,7 +47,7 @@ def story_entry(found: Story, story_url: Callable[[int], str]) -> FeedEntry:
     lead = copies[0].text if copies else ""
     summary = f"{', '.join(outlets)}. " if outlets else ""
     summary += excerpt(lead, 0, SUMMARY_CHARS)
-    related = [url for url in (http_url(a.canonical_url) for a in copies) if url]
+    related = [url for url in (http_link(a.canonical_url) for a in copies) if url]
     updated = max([found.first_seen_at, *(a.updated_at for a in copies)])
     link = story_url(found.id)
     return FeedEntry(

@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any, NoReturn
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from digests.send import DeliveryError
 from scraper.config import Config, ConfigError, LogConfig, load_config, resolve_config_path
+from scraper.core.text import display_text, redact
+from scraper.storage.engine import Sessions
 
 logger = logging.getLogger("dramawatch")
 
@@ -180,13 +180,11 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def open_archive(config: Config) -> sessionmaker[Session]:
+def open_archive(config: Config) -> Sessions:
     """Give a session factory on the configured archive, upgraded to the current schema."""
-    from scraper.storage.engine import make_engine, session_factory, upgrade
+    from scraper.storage.engine import open_archive as open_database
 
-    engine = make_engine(config.database_url)
-    upgrade(engine)
-    return session_factory(engine)
+    return open_database(config.database_url)
 
 
 # ---------------------------------------------------------------- commands
@@ -196,8 +194,8 @@ def cmd_run_once(config: Config, args: argparse.Namespace) -> int:
     from digests.publish import run_digest
     from scraper.alerts.deliver import deliver_alerts
 
-    status = cmd_crawl(config, args)
-    sessions = open_archive(config)
+    sessions = open_archive(config)  # one engine for the crawl, the alerts and the digest
+    status = _crawl(config, args, sessions)
     for outcome in deliver_alerts(config, sessions, "run"):
         print(outcome.line())
     smtp = bool(config.digest.recipients and config.smtp_url)
@@ -212,14 +210,17 @@ def cmd_run_once(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_crawl(config: Config, args: argparse.Namespace) -> int:
+    return _crawl(config, args, None)
+
+
+def _crawl(config: Config, args: argparse.Namespace, sessions: Sessions | None) -> int:
     if getattr(args, "distributed", False) or config.cluster.distributed:
         from scraper.crawler.cluster import crawl_distributed
 
         return crawl_distributed(config)
     from scraper.crawler.crawl import run_crawl
 
-    sessions = open_archive(config)
-    outcome = run_crawl(config, sessions)
+    outcome = run_crawl(config, sessions or open_archive(config))
     print(
         f"crawl run {outcome.run_id} {outcome.status}: {outcome.pages_fetched} pages, "
         f"{outcome.articles_new} new, {outcome.articles_updated} updated articles"
@@ -304,41 +305,20 @@ def write_rows(rows: list[dict[str, Any]], fmt: str) -> None:
                     row["id"],
                     row["published_at"] or "",
                     row["source"],
-                    terminal_safe(row["title"]),
+                    display_text(row["title"], 300),
                     row["url"],
                     "; ".join(row["entities"]),
                     row["story_id"],
-                    terminal_safe(row["snippet"]),
+                    display_text(row["snippet"], 300),
                 ]
             )
     else:
         for row in rows:
             when = (row["published_at"] or row["first_seen_at"])[:10]
-            source, title = terminal_safe(row["source"])[:18], terminal_safe(row["title"], 90)
+            source, title = display_text(row["source"], 300)[:18], display_text(row["title"], 90)
             print(f"{row['id']:>6}  {when}  {source:<18}  {title}")
             print(f"        {row['url']}")
         print(f"{len(rows)} article(s)")
-
-
-def terminal_safe(text: str, limit: int = 300) -> str:
-    """Give text fit for a terminal or CSV cell: no control or bidi-override characters, one
-    line, at most ``limit`` characters."""
-    cleaned = "".join(
-        " " if ch in "\r\n\t" else ch
-        for ch in text
-        if ch in "\r\n\t"
-        or (
-            ord(ch) >= 32
-            and ch != "\x7f"
-            and not 0x202A <= ord(ch) <= 0x202E
-            and not 0x2066 <= ord(ch) <= 0x2069
-            and not 0x80 <= ord(ch) < 0xA0
-            and ch not in "\u061c\u200e\u200f"  # the bidi marks, beside the overrides
-            and not 0xD800 <= ord(ch) <= 0xDFFF  # a lone surrogate cannot even be printed
-        )
-    )
-    cleaned = " ".join(cleaned.split())
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 def cmd_inspect(config: Config, args: argparse.Namespace) -> int:
@@ -350,15 +330,14 @@ def cmd_inspect(config: Config, args: argparse.Namespace) -> int:
         json.dump(report, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return EXIT_OK
-    print(f"title:         {terminal_safe(str(report['title']))}")
+    print(f"title:         {display_text(str(report['title']), 300)}")
     for key in ("published_at", "author", "language", "canonical_url"):
-        print(
-            f"{key + ':':<15}{terminal_safe(str(report[key])) if report[key] is not None else '-'}"
-        )
+        shown = display_text(str(report[key]), 300) if report[key] is not None else "-"
+        print(f"{key + ':':<15}{shown}")
     print(f"verdict:       {'stored' if report['stored'] else 'not stored'}: {report['reason']}")
     for entity in report["entities"]:
         spans = ", ".join(
-            f"{s['start']}-{s['end']} {terminal_safe(s['text'], 40)!r}" for s in entity["spans"][:5]
+            f"{s['start']}-{s['end']} {display_text(s['text'], 40)!r}" for s in entity["spans"][:5]
         )
         print(f"mentions:      {entity['name']}: {spans}")
     for excluded in report["excluded"]:
@@ -367,7 +346,7 @@ def cmd_inspect(config: Config, args: argparse.Namespace) -> int:
             f"but {excluded['detail']} → does not count"
         )
     print("text:")
-    print(terminal_safe(report["text"] or "", 600))
+    print(display_text(report["text"] or "", 600))
     return EXIT_OK
 
 
@@ -380,7 +359,7 @@ def cmd_rematch(config: Config, args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return EXIT_OK
     for change in report.changes:
-        title = terminal_safe(change.title, 70)
+        title = display_text(change.title, 70)
         if change.kind == "hide":
             what = f"no longer stored: {change.reason}"
         elif change.kind == "show":
@@ -389,8 +368,8 @@ def cmd_rematch(config: Config, args: argparse.Namespace) -> int:
             lost = f"loses {', '.join(change.lost)}" if change.lost else ""
             gained = f"gains {', '.join(change.gained)}" if change.gained else ""
             what = "; ".join(part for part in (lost, gained) if part) or "spans updated"
-        print(f"{change.article_id:>6}  {terminal_safe(change.source, 18):<18}  {title}")
-        print(f"        {terminal_safe(what, 200)}")
+        print(f"{change.article_id:>6}  {display_text(change.source, 18):<18}  {title}")
+        print(f"        {display_text(what, 200)}")
     verb = "changed" if report.applied else "would change"
     print(
         f"{report.checked} article(s) checked, {len(report.changes)} {verb}: "
@@ -425,11 +404,11 @@ def cmd_runs(config: Config, args: argparse.Namespace) -> int:
             f"{row['articles_updated']} updated, {len(row['errors'])} errors"
         )
         for source, pages, new, errors in per_source[row["id"]]:
-            name = terminal_safe(source, 40)
+            name = display_text(source, 40)
             print(f"    {name:<40} {pages:>5} pages {new:>4} new {errors:>4} errors")
         for error in row["errors"][:20]:
-            where = f"{terminal_safe(error['source'], 30)}: {terminal_safe(error['url'], 100)}"
-            print(f"    ! {where}: {terminal_safe(error['reason'], 120)}")
+            where = f"{display_text(error['source'], 30)}: {display_text(error['url'], 100)}"
+            print(f"    ! {where}: {display_text(error['reason'], 120)}")
     return EXIT_OK
 
 
@@ -506,7 +485,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(path)
         setup_logging(args.verbose, config.log)
-        return COMMANDS[args.command](config, args)
+        status = COMMANDS[args.command](config, args)
+        sys.stdout.flush()  # inside the try: a reader that went away is seen here
+        return status
+    except BrokenPipeError:
+        return _reader_gone()
     except ConfigError as exc:
         print(f"dramawatch: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -526,16 +509,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FATAL
 
 
+def _reader_gone() -> int:
+    """End quietly when the reader of stdout left (``dramawatch runs | head -1``), as cat or
+    grep do: no error line, and no second BrokenPipeError when Python flushes stdout at exit."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_OK
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"
-
-
-def redact(text: str) -> str:
-    """Remove passwords from any URL in a message (user:password@host)."""
-    import re
-
-    return re.sub(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
 
 
 if __name__ == "__main__":

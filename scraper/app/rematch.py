@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy.orm import Session, sessionmaker
-
 from scraper.config import Config
 from scraper.core.verdict import ArticleFacts, Rules, judge
 from scraper.crawler.pipelines import watch_rules
 from scraper.storage import rematch as archive_rematch
 from scraper.storage.articles import MentionRecord
+from scraper.storage.engine import Sessions
 
 ChangeKind = Literal["hide", "show", "lose", "gain", "change", "spans"]
 
@@ -100,7 +99,7 @@ def rematch_article(rules: Rules, article: archive_rematch.ArchivedArticle) -> C
 
 def rematch(
     config: Config,
-    sessions: sessionmaker[Session],
+    sessions: Sessions,
     *,
     apply: bool = False,
     batch_size: int = archive_rematch.DEFAULT_BATCH,

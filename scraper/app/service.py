@@ -24,7 +24,6 @@ import argparse
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -36,22 +35,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
-from sqlalchemy import CursorResult, Engine, delete, inspect, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
 from scraper.config import Config, ConfigError, load_config, resolve_config_path
 from scraper.config.schedule import parse_schedule
-from scraper.storage.models import ServiceLock
+from scraper.core.identity import process_identity
+from scraper.core.text import display_text, redact
+from scraper.storage import digests as digest_records
+from scraper.storage import leases
+from scraper.storage import runs as run_history
+from scraper.storage.engine import Engine, Session, Sessions, SQLAlchemyError, has_table
+from scraper.storage.leases import Lease, LeaseHolder
 
 logger = logging.getLogger(__name__)
 
@@ -73,76 +73,9 @@ _EXIT_OK, _EXIT_FATAL, _EXIT_USAGE = 0, 1, 2
 # ---------------------------------------------------------------- the database lease
 
 
-@dataclass(frozen=True)
-class LeaseHolder:
-    holder: str
-    heartbeat_at: datetime
-
-
-class Lease:
-    """A named lease in ``service_lock``: held while its heartbeat is younger than ``ttl``."""
-
-    def __init__(
-        self, sessions: sessionmaker[Session], name: str, holder: str, ttl: timedelta
-    ) -> None:
-        self.sessions = sessions
-        self.name = name
-        self.holder = holder
-        self.ttl = ttl
-
-    def acquire(self, now: datetime) -> LeaseHolder | None:
-        """Take or renew the lease when it is free, ours or stale; give None when we hold it,
-        else who does."""
-        with self.sessions.begin() as session:
-            dialect = session.get_bind().dialect.name
-            insert = pg_insert if dialect == "postgresql" else sqlite_insert
-            session.execute(
-                insert(ServiceLock)
-                .values(name=self.name, holder=self.holder, heartbeat_at=now)
-                .on_conflict_do_update(
-                    index_elements=[ServiceLock.name],
-                    set_={"holder": self.holder, "heartbeat_at": now},
-                    where=(ServiceLock.holder == self.holder)
-                    | (ServiceLock.heartbeat_at < now - self.ttl),
-                )
-            )
-            row = session.execute(
-                select(ServiceLock.holder, ServiceLock.heartbeat_at).where(
-                    ServiceLock.name == self.name
-                )
-            ).one()
-        return None if row.holder == self.holder else LeaseHolder(row.holder, row.heartbeat_at)
-
-    def renew(self, now: datetime) -> bool:
-        """Give whether we still hold the lease (and push its heartbeat to ``now``)."""
-        with self.sessions.begin() as session:
-            result = cast(
-                CursorResult[Any],
-                session.execute(
-                    update(ServiceLock)
-                    .where(ServiceLock.name == self.name, ServiceLock.holder == self.holder)
-                    .values(heartbeat_at=now)
-                ),
-            )
-            return result.rowcount == 1
-
-    def release(self) -> None:
-        """Give the lease up, if we hold it, so a standby takes over at once."""
-        with self.sessions.begin() as session:
-            session.execute(
-                delete(ServiceLock).where(
-                    ServiceLock.name == self.name, ServiceLock.holder == self.holder
-                )
-            )
-
-
-def current_holder(sessions: sessionmaker[Session], name: str = LOCK_NAME) -> LeaseHolder | None:
+def current_holder(sessions: Sessions, name: str = LOCK_NAME) -> LeaseHolder | None:
     """Give who holds (or last held) a lease, or None when nobody does."""
-    with sessions() as session:
-        row = session.execute(
-            select(ServiceLock.holder, ServiceLock.heartbeat_at).where(ServiceLock.name == name)
-        ).one_or_none()
-    return LeaseHolder(row.holder, row.heartbeat_at) if row else None
+    return leases.current_holder(sessions, name)
 
 
 # ---------------------------------------------------------------- jobs
@@ -172,7 +105,7 @@ class Service:
     """What the jobs act on while this process holds the lease."""
 
     config: Config
-    sessions: sessionmaker[Session]
+    sessions: Sessions
     active: threading.Event = field(default_factory=threading.Event)
     _children: set[subprocess.Popen[str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -222,17 +155,9 @@ class Service:
 
     def _close_runs_since(self, spawned_at: datetime) -> None:
         """Mark the run a crawl killed by a signal left 'running' as interrupted."""
-        from scraper.storage import runs as run_history
-        from scraper.storage.models import CrawlRun
-
         now = datetime.now(UTC)
         with self.sessions.begin() as session:
-            left = session.scalars(
-                select(CrawlRun.id).where(
-                    CrawlRun.status == "running", CrawlRun.started_at >= spawned_at
-                )
-            ).all()
-            for run_id in left:
+            for run_id in run_history.running_since(session, spawned_at):
                 run_history.finish_run(session, run_id, "interrupted", now)
 
     def digest(self) -> None:
@@ -380,7 +305,7 @@ def serve(config: Config) -> int:
     upgrade(engine)
     sessions = session_factory(engine)
     stop = threading.Event()
-    holder = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:6]}"
+    holder = f"{process_identity()} {uuid.uuid4().hex[:6]}"
     lease = Lease(sessions, LOCK_NAME, holder, timedelta(seconds=LEASE_S))
     service = Service(config, sessions)
     try:
@@ -484,16 +409,15 @@ def _when(moment: datetime | None) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    from digests.send import redact_url
 
     text = str(exc).strip().splitlines()
-    return redact_url(f"{type(exc).__name__}: {text[0] if text else ''}")
+    return redact(f"{type(exc).__name__}: {text[0] if text else ''}")
 
 
 # ---------------------------------------------------------------- status
 
 
-def status_lines(config: Config, sessions: sessionmaker[Session]) -> list[str]:
+def status_lines(config: Config, sessions: Sessions) -> list[str]:
     """Give what ``dramawatch status`` prints: the scheduler, next runs, the last crawl per
     source and the last digest."""
     from digests.build import format_local
@@ -523,7 +447,8 @@ def status_lines(config: Config, sessions: sessionmaker[Session]) -> list[str]:
 
 def _alert_lines(config: Config, session: Session, zone: ZoneInfo) -> list[str]:
     """One line per configured alert: its last delivery, its last failure, what waits."""
-    from digests.build import display_text, format_local
+    from digests.build import format_local
+    from scraper.core.text import display_text
     from scraper.storage.alerts import alert_health
 
     lines = []
@@ -549,8 +474,7 @@ def _alert_lines(config: Config, session: Session, zone: ZoneInfo) -> list[str]:
 
 def _crawl_lines(config: Config, session: Session, zone: ZoneInfo) -> list[str]:
     """The last crawl run, then one line per configured source."""
-    from digests.build import display_text, format_local
-    from digests.send import redact_url
+    from digests.build import format_local
     from scraper.storage import runs as run_history
     from scraper.storage.models import CrawlError
 
@@ -582,8 +506,8 @@ def _crawl_lines(config: Config, session: Session, zone: ZoneInfo) -> list[str]:
         )
         failure = first_error.get(source.name)
         if failure is not None:
-            url = display_text(redact_url(failure.url), 80)
-            line += f" (first: {url}: {display_text(redact_url(failure.reason), 100)})"
+            url = display_text(redact(failure.url), 80)
+            line += f" (first: {url}: {display_text(redact(failure.reason), 100)})"
         lines.append(line)
     return lines
 
@@ -593,10 +517,9 @@ def _stories(count: int) -> str:
 
 
 def _digest_line(session: Session, zone: ZoneInfo) -> str:
-    from digests.build import display_text, format_local
-    from scraper.storage.models import Digest
+    from digests.build import format_local
 
-    digest = session.scalars(select(Digest).order_by(Digest.window_end.desc()).limit(1)).first()
+    digest = digest_records.latest(session)
     if digest is None:
         return "last digest: none yet"
     if digest.delivered_at and digest.recipients:
@@ -615,7 +538,7 @@ def _digest_line(session: Session, zone: ZoneInfo) -> str:
     )
 
 
-def _scheduler_line(sessions: sessionmaker[Session], now: datetime, zone: ZoneInfo) -> str:
+def _scheduler_line(sessions: Sessions, now: datetime, zone: ZoneInfo) -> str:
     from digests.build import format_local
 
     holder = current_holder(sessions)
@@ -628,11 +551,11 @@ def _scheduler_line(sessions: sessionmaker[Session], now: datetime, zone: ZoneIn
     return f"scheduler: not running (last seen {last}, {holder.holder})"
 
 
-def _stored_jobs(sessions: sessionmaker[Session]) -> dict[str, tuple[str, datetime | None]]:
+def _stored_jobs(sessions: Sessions) -> dict[str, tuple[str, datetime | None]]:
     """Give each stored job's name and next run time, read without starting a scheduler."""
     with sessions() as session:
         engine = session.get_bind()
-    if not isinstance(engine, Engine) or not inspect(engine).has_table(JOBS_TABLE):
+    if not isinstance(engine, Engine) or not has_table(engine, JOBS_TABLE):
         return {}
     store = SQLAlchemyJobStore(engine=engine, tablename=JOBS_TABLE)
     jobs: dict[str, tuple[str, datetime | None]] = {}

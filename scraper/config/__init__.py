@@ -437,6 +437,8 @@ class _Validator:
             name = item["name"].strip()
             if not name:
                 raise self.fail(f"{where}.name", "must not be empty")
+            if not is_matchable(name):
+                raise self.fail(f"{where}.name", f"{name!r} has no letters or digits to match")
             if name.casefold() in seen:
                 raise self.fail(f"{where}.name", f"duplicated watch name {name!r}")
             seen.add(name.casefold())
@@ -444,6 +446,11 @@ class _Validator:
             if kind not in WATCH_KINDS:
                 raise self.fail(f"{where}.kind", f"must be one of {', '.join(WATCH_KINDS)}")
             aliases = self.strings(item.get("aliases", []), f"{where}.aliases")
+            for alias in aliases:
+                if not is_matchable(alias):
+                    raise self.fail(
+                        f"{where}.aliases", f"alias {alias!r} has no letters or digits to match"
+                    )
             entries.append(
                 WatchEntry(
                     name=name,
@@ -474,6 +481,8 @@ class _Validator:
             name = item["name"].strip()
             if not name:
                 raise self.fail(f"{where}.name", "must not be empty")
+            if not is_matchable(name):
+                raise self.fail(f"{where}.name", f"{name!r} has no letters or digits to match")
             if name.casefold() in seen:
                 raise self.fail(f"{where}.name", f"duplicated source name {name!r}")
             seen.add(name.casefold())

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import feedparser
 from lxml import etree
@@ -27,6 +27,7 @@ from lxml import html as lxml_html
 
 from scraper.core.dates import EARLIEST_YEAR, KST, LATEST_YEAR, parse_datetime
 from scraper.core.extract import clean_inline, language_from_text
+from scraper.core.urls import absolute_http_url, same_site
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,6 @@ MAX_TITLE_CHARS = 500
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_WHITESPACE = re.compile(r"\s")
 # A complete feed ends by closing its root element; a truncated download does not.
 _FEED_ROOT_CLOSED = re.compile(rb"</(?:[\w.-]+:)?(?:rss|feed|RDF)\s*>(?:\s|<!--.*?-->)*$", re.S)
 _HTML_START = re.compile(
@@ -135,7 +135,6 @@ _NON_ARTICLE_EXTENSIONS = (
     ".js",
 )
 _SEARCH_PARAMS = frozenset({"s", "q", "query", "replytocom"})
-_SITE_PREFIXES = ("www.", "m.", "amp.", "mobile.")
 
 
 class DiscoveryError(Exception):
@@ -212,7 +211,7 @@ def parse_feed(body: bytes, base_url: str) -> list[Candidate]:
     naive_zone = _feed_zone(parsed.get("feed", {}), entries)
     candidates: dict[str, Candidate] = {}
     for entry in entries:
-        url = _absolute_http_url(_entry_link(entry), base_url)
+        url = absolute_http_url(_entry_link(entry), base_url)
         if url is None or url in candidates:
             continue
         published_at = _entry_published_at(entry, naive_zone)
@@ -346,7 +345,7 @@ def _sitemap_candidate(entry: Any, base_url: str) -> Candidate | None:
             name = _local_name(element)
             if name and name not in values and element.text and element.text.strip():
                 values[name] = element.text.strip()
-    url = _absolute_http_url(values.get("loc"), base_url)
+    url = absolute_http_url(values.get("loc"), base_url)
     if url is None:
         return None
     korean = values.get("language", "").lower()[:2] == "ko" or (
@@ -378,13 +377,13 @@ def parse_listing(html: str, base_url: str, follow: re.Pattern[str] | None) -> L
     root = _parse_html(html)
     base = base_url
     for base_element in root.iter("base"):
-        base = _absolute_http_url(base_element.get("href"), base_url) or base_url
+        base = absolute_http_url(base_element.get("href"), base_url) or base_url
         break
     here = _comparable(base_url)
 
     next_pages: dict[str, None] = {}
     for element in root.iter("a", "link"):
-        url = _absolute_http_url(element.get("href"), base)
+        url = absolute_http_url(element.get("href"), base)
         if url is None or _comparable(url) == here:
             continue
         rel = (element.get("rel") or "").lower().split()
@@ -396,12 +395,12 @@ def parse_listing(html: str, base_url: str, follow: re.Pattern[str] | None) -> L
     articles: dict[str, None] = {}
     content = _content_area(root)
     for link in content.iter("a"):
-        url = _absolute_http_url(link.get("href"), base)
+        url = absolute_http_url(link.get("href"), base)
         if (
             url is not None
             and url not in next_pages
             and _comparable(url) != here
-            and _same_site(url, base_url)
+            and same_site(url, base_url)
             and _looks_like_article(url)
             and not _in_boilerplate(link, content)
         ):
@@ -471,21 +470,6 @@ def _looks_like_article(url: str) -> bool:
     return _SEARCH_PARAMS.isdisjoint(query_keys)
 
 
-def _same_site(a: str, b: str) -> bool:
-    return _site(a) == _site(b) != ""
-
-
-def _site(url: str) -> str:
-    try:
-        host = urlsplit(url).hostname or ""
-    except ValueError:  # an unusable base URL: no link is same-site with it
-        return ""
-    for prefix in _SITE_PREFIXES:
-        if host.startswith(prefix):
-            return host[len(prefix) :]
-    return host
-
-
 def _comparable(url: str) -> str:
     """A URL without fragment or trailing slash, for "is this the page itself?" checks."""
     return url.partition("#")[0].rstrip("/")
@@ -511,26 +495,6 @@ def _decompressed(body: bytes) -> bytes:
     if len(data) > MAX_BODY_BYTES:
         raise DiscoveryError(f"body larger than {MAX_BODY_BYTES} bytes uncompressed")
     return data
-
-
-def _absolute_http_url(href: str | None, base: str) -> str | None:
-    """`href` joined on `base`, fragment dropped, when it is http(s) with a host; else None."""
-    if not href:
-        return None
-    href = _CONTROL_CHARS.sub("", href).strip()
-    if not href or href.startswith("#"):
-        return None
-    try:
-        # most sitemap and feed links are absolute already: skip the costly join
-        url = href if href.startswith(("http://", "https://")) else urljoin(base, href)
-        url = url.partition("#")[0]
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:  # e.g. an unbalanced IPv6 bracket
-        return None
-    if parts.scheme not in ("http", "https") or not host or _WHITESPACE.search(url):
-        return None
-    return url
 
 
 def _title(value: object) -> str | None:

@@ -21,13 +21,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from trafilatura import bare_extraction
 from trafilatura.settings import Document, Extractor
 from trafilatura.utils import load_html
 
 from scraper.core.dates import KST, aware, parse_datetime
+from scraper.core.urls import absolute_http_url
 
 logger = logging.getLogger(__name__)
 
@@ -434,7 +435,7 @@ class _PageMetadata:
         link = heading.find(".//a[@href]")
         if link is None or not (href := (link.get("href") or "").strip()) or href[0] == "#":
             return False
-        target = _absolute_http_url(href, self.url)
+        target = absolute_http_url(href, self.url)
         own = {_without_query(self.url), _without_query(self.canonical_url(self.url) or "")}
         return target is not None and _without_query(target) not in own
 
@@ -525,7 +526,7 @@ class _PageMetadata:
         ]
         candidates.append(self.meta.get("og:url"))
         for candidate in candidates:
-            if candidate and (absolute := _absolute_http_url(candidate, page_url)):
+            if candidate and (absolute := absolute_http_url(candidate, page_url)):
                 return absolute
         return None
 
@@ -857,17 +858,3 @@ def _is_parsable(url: str) -> bool:
 def _without_query(url: str) -> str:
     """The URL's scheme-less host and path, for telling one page's URL from another's."""
     return url.split("#", 1)[0].split("?", 1)[0].split("://", 1)[-1].rstrip("/").lower()
-
-
-def _absolute_http_url(href: str, base: str) -> str | None:
-    """`href` joined on `base` when the result is an http(s) URL with a host, else None."""
-    href = _ALL_CONTROL_CHARS.sub("", href).strip()
-    try:
-        absolute = urljoin(base, href) if _is_parsable(base) else href
-        parts = urlsplit(absolute)
-        host = parts.hostname
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not host or " " in absolute:
-        return None
-    return absolute

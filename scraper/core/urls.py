@@ -34,8 +34,10 @@ __all__ = [
     "SITE_HOST_PREFIXES",
     "TRACKING_PARAMS",
     "TRACKING_PREFIXES",
+    "absolute_http_url",
     "clean_url",
     "domain_name",
+    "http_link",
     "is_http_url",
     "on_domains",
     "same_site",
@@ -350,3 +352,43 @@ def on_domains(url: str, domains: Iterable[str]) -> bool:
         return False
     host = parts.host
     return any(host == domain or host.endswith("." + domain) for domain in domains)
+# What an href must never hold: controls, spaces, bidi controls (which reorder the text around
+# the link), quotes that would end an attribute if escaping ever failed, and the backslash
+# browsers read as a slash (``<`` and ``>`` are escaped by the templates and percent-encoded
+# by browsers).
+_NOT_IN_LINK = re.compile(
+    "[\x00-\x20\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069" + "\"'`\\\\" + "]"
+)
+# ASCII control characters, which browsers drop from a link (tab, CR, LF) or never send
+_LINK_CONTROLS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def http_link(url: str | None) -> str | None:
+    """Give ``url`` when it is an absolute http(s) URL safe to put in an href, else None."""
+    if not url:
+        return None
+    url = url.strip()
+    if not url or _NOT_IN_LINK.search(url):
+        return None
+    return url if is_http_url(url) else None
+
+
+def absolute_http_url(href: str | None, base: str) -> str | None:
+    """Give ``href`` joined on ``base``, fragment dropped, when it is an http(s) URL with a
+    host; else None (no exception, whatever the page wrote)."""
+    if not href:
+        return None
+    href = _LINK_CONTROLS.sub("", href).strip()
+    if not href or href.startswith("#"):
+        return None
+    try:
+        # most sitemap and feed links are absolute already: skip the costly join
+        url = href if href.startswith(("http://", "https://")) else urljoin(base, href)
+        url = url.partition("#")[0]
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # an unbalanced IPv6 bracket, an unusable base
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host or re.search(r"\s", url):
+        return None
+    return url

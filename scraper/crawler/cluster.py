@@ -34,9 +34,7 @@ import dataclasses
 import hashlib
 import json
 import logging
-import os
 import signal
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,7 +42,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
 from scrapy import Request, signals
@@ -57,22 +54,23 @@ from scrapy_redis.connection import get_redis_from_settings
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
-from sqlalchemy import update
-from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet import task
 
 from scraper.config import Config
+from scraper.core.identity import process_identity
+from scraper.core.text import redact
+from scraper.crawler import scrapy_internals
 from scraper.crawler import signals as dramawatch_signals
 from scraper.crawler.crawl import CrawlOutcome, crawl_settings, outcome
-from scraper.crawler.extensions import process_holder
 from scraper.crawler.items import PageItem
 from scraper.crawler.middlewares import CanonicalFingerprinter
+from scraper.crawler.resources import attach
 from scraper.crawler.spiders.news import NewsSpider
 from scraper.crawler.spiders.worker import WorkerSpider
+from scraper.storage import fetch_cache
 from scraper.storage import runs as run_history
 from scraper.storage.articles import StoreStatus
-from scraper.storage.engine import make_engine, session_factory, upgrade
-from scraper.storage.models import CrawlRun, FetchCache
+from scraper.storage.engine import Sessions, make_engine, session_factory, upgrade
 
 logger = logging.getLogger(__name__)
 
@@ -293,11 +291,7 @@ def worker_id_of(spider: Any) -> str:
     """Give the worker id a spider runs under (DRAMAWATCH_CLUSTER_WORKER_ID, else host:pid)."""
     settings = getattr(spider, "settings", None)
     configured = settings.get("DRAMAWATCH_CLUSTER_WORKER_ID") if settings is not None else None
-    return str(configured or default_worker_id())
-
-
-def default_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return str(configured or process_identity())
 
 
 # ---------------------------------------------------------------- the worker
@@ -342,7 +336,7 @@ class WorkerExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WorkerExtension:
-        worker_id = crawler.settings.get("DRAMAWATCH_CLUSTER_WORKER_ID") or default_worker_id()
+        worker_id = crawler.settings.get("DRAMAWATCH_CLUSTER_WORKER_ID") or process_identity()
         fingerprint = crawler.settings.get("DRAMAWATCH_CLUSTER_CONFIG_FINGERPRINT")
         ext = cls(crawler, get_redis_from_settings(crawler.settings), str(worker_id), fingerprint)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
@@ -373,7 +367,7 @@ class WorkerExtension:
             if self.redis_down:
                 logger.warning("worker %s reaches Redis again", self.worker_id)
                 self.redis_down = False
-            self._follow_run(run)
+            self.follow_run(run)
             if queued:
                 wake(self.crawler)
         except redis.RedisError as exc:
@@ -383,7 +377,7 @@ class WorkerExtension:
         except Exception:
             logger.exception("worker heartbeat failed")
 
-    def _follow_run(self, raw: bytes | None) -> None:
+    def follow_run(self, raw: bytes | None) -> None:
         """On a new distributed crawl: date it like the coordinator, and re-read robots.txt."""
         if raw is None:
             return
@@ -409,8 +403,8 @@ class WorkerExtension:
         if isinstance(spider, NewsSpider) and run.get("started_at"):
             spider.now = datetime.fromisoformat(run["started_at"])
         robots = self.crawler.get_downloader_middleware(RobotsTxtMiddleware)
-        parsers = getattr(robots, "_parsers", None)
-        if isinstance(parsers, dict):
+        if robots is not None:
+            parsers = scrapy_internals.robot_parsers(robots)
             for netloc in [k for k, v in parsers.items() if not hasattr(v, "addCallback")]:
                 del parsers[netloc]
         logger.info("worker %s joined crawl run %s", self.worker_id, run["run_id"])
@@ -475,9 +469,9 @@ def in_flight(crawler: Crawler) -> int:
     engine = crawler.engine
     if engine is None:
         return 0
-    # engine._slot.inprogress holds a request from scheduler.next_request() until its output
-    # is fully handled; the public parts below are a fallback if Scrapy renames it
-    inprogress = getattr(getattr(engine, "_slot", None), "inprogress", ())
+    # a request taken from scheduler.next_request() stays in progress until its output is
+    # fully handled
+    inprogress = scrapy_internals.requests_in_progress(engine) or ()
     scraper_slot = engine.scraper.slot
     scraping = 0 if scraper_slot is None or scraper_slot.is_idle() else 1
     return len(inprogress) + len(engine.downloader.active) + scraping
@@ -485,18 +479,18 @@ def in_flight(crawler: Crawler) -> int:
 
 def has_room(crawler: Crawler, claim_limit: int) -> bool:
     """Give whether this worker may take another request (fewer than ``claim_limit`` held)."""
-    inprogress = getattr(getattr(crawler.engine, "_slot", None), "inprogress", None)
+    engine = crawler.engine
+    inprogress = scrapy_internals.requests_in_progress(engine) if engine is not None else None
     return not (claim_limit and inprogress is not None and len(inprogress) >= claim_limit)
 
 
 def wake(crawler: Crawler) -> None:
     """Make an idle engine look at the scheduler now, not at its next 5-second heartbeat."""
     engine = crawler.engine
-    nextcall = getattr(getattr(engine, "_slot", None), "nextcall", None)
-    if engine is None or nextcall is None or engine.scraper.slot is None:
+    if engine is None or engine.scraper.slot is None:
         return
     if not engine.needs_backout():
-        nextcall.schedule()
+        scrapy_internals.wake(engine)
 
 
 def _conditional_get(crawler: Crawler) -> Any:
@@ -516,17 +510,18 @@ def _conditional_get(crawler: Crawler) -> Any:
 
 def run_worker(config: Config, overrides: dict[str, Any] | None = None) -> int:
     """Run a crawl worker until SIGTERM / Ctrl-C (a second one forces it); give the exit code."""
-    worker_id = default_worker_id()
+    worker_id = process_identity()
     server = connect(config.cluster.redis_url)
-    migrate(server, config.database_url)
+    sessions = session_factory(migrate(server, config.database_url))
     settings = crawl_settings(config)
     settings.setdict(worker_settings(config, settings, worker_id), priority="cmdline")
     settings.setdict(overrides or {}, priority="cmdline")
     process = CrawlerProcess(settings, install_root_handler=False)
     crawler = process.create_crawler(WorkerSpider)
+    attach(crawler, config, sessions)
     process.crawl(crawler)
     print(
-        f"worker {worker_id} taking requests from {safe_url(config.cluster.redis_url)} "
+        f"worker {worker_id} taking requests from {redact(config.cluster.redis_url)} "
         "(SIGTERM or Ctrl-C stops it)",
         flush=True,
     )
@@ -638,7 +633,7 @@ def coordinate(
     server = connect(config.cluster.redis_url)
     sessions = session_factory(migrate(server, config.database_url))
     started = time.monotonic()
-    token = f"{default_worker_id()}:{time.time_ns()}"
+    token = f"{process_identity()}:{time.time_ns()}"
     if not server.set(RUN_KEY, json.dumps({"token": token}), nx=True, ex=LEASE_S):
         raise ClusterError(f"another distributed crawl is running ({describe_run(server)})")
     status = "interrupted"
@@ -651,8 +646,7 @@ def coordinate(
             now = _now()
             with sessions.begin() as session:
                 run_id = run_history.start_run(session, now)
-                run_row = session.get_one(CrawlRun, run_id)
-                run_row.worker, run_row.heartbeat_at = process_holder(), now
+                run_history.claim_run(session, run_id, process_identity(), now)
             lease = {
                 "token": token,
                 "run_id": run_id,
@@ -674,7 +668,7 @@ def coordinate(
 
 def wait_drained(
     server: Any,
-    sessions: sessionmaker[Session],
+    sessions: Sessions,
     run_id: int,
     token: str,
     quiet_s: float,
@@ -738,7 +732,7 @@ def seed(server: Any, config: Config, now: datetime) -> int:
     return sum(1 for request in asyncio.run(entries()) if scheduler.enqueue_request(request))
 
 
-def fold(server: Any, sessions: sessionmaker[Session], run_id: int) -> None:
+def fold(server: Any, sessions: Sessions, run_id: int) -> None:
     """Move the counts and errors workers left in Redis into the run row (one writer), and
     renew the row's heartbeat: a coordinator killed outright leaves a run that ages out."""
     pipe = server.pipeline(transaction=True)
@@ -755,7 +749,7 @@ def fold(server: Any, sessions: sessionmaker[Session], run_id: int) -> None:
         elif kind in ("new", "updated"):
             articles.append((source, "new" if kind == "new" else "updated", int(value)))
     with sessions.begin() as session:
-        session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(heartbeat_at=_now()))
+        run_history.beat(session, run_id, _now())
         if pages:
             run_history.count_pages(session, run_id, pages)
         for source, status, count in articles:
@@ -773,7 +767,7 @@ def fold(server: Any, sessions: sessionmaker[Session], run_id: int) -> None:
             )
 
 
-def store_validators(server: Any, sessions: sessionmaker[Session]) -> int:
+def store_validators(server: Any, sessions: Sessions) -> int:
     """Keep the conditional-GET validators of a finished crawl (not of spoiled pages)."""
     validators = server.hgetall(VALIDATORS_KEY)
     spoiled = {s.decode() if isinstance(s, bytes) else s for s in server.smembers(SPOILED_KEY)}
@@ -785,12 +779,12 @@ def store_validators(server: Any, sessions: sessionmaker[Session]) -> int:
             if url in spoiled:
                 continue
             etag, modified = json.loads(raw)
-            session.merge(FetchCache(url=url, etag=etag, last_modified=modified, checked_at=now))
+            fetch_cache.store_validators(session, url, etag, modified, now)
             stored += 1
     return stored
 
 
-def finish(server: Any, sessions: sessionmaker[Session], run_id: int, status: str) -> None:
+def finish(server: Any, sessions: Sessions, run_id: int, status: str) -> None:
     """Close the run: last counts in, validators kept if it finished, frontier cleared."""
     try:
         fold(server, sessions, run_id)
@@ -883,7 +877,7 @@ def connect(url: str) -> Any:
     try:
         client.ping()
     except redis.RedisError as exc:
-        raise ClusterError(f"cannot reach Redis at {safe_url(url)}: {exc}") from None
+        raise ClusterError(f"cannot reach Redis at {redact(url)}: {exc}") from None
     return client
 
 
@@ -893,15 +887,6 @@ def migrate(server: Any, database_url: str) -> Any:
     with server.lock(MIGRATE_LOCK, timeout=600, blocking_timeout=600):
         upgrade(engine)
     return engine
-
-
-def safe_url(url: str) -> str:
-    """Give ``url`` without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
 
 
 def _now() -> datetime:

@@ -8,11 +8,12 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
-from sqlalchemy.orm import Session, sessionmaker
 
 from scraper.config import Config
 from scraper.crawler.extensions import STATS_RUN_ID
+from scraper.crawler.resources import attach
 from scraper.crawler.spiders.news import NewsSpider
+from scraper.storage.engine import Session, Sessions
 from scraper.storage.models import CrawlRun
 
 logger = logging.getLogger(__name__)
@@ -48,11 +49,13 @@ def crawl_settings(config: Config, overrides: dict[str, Any] | None = None) -> S
 
 
 def run_crawl(
-    config: Config, sessions: sessionmaker[Session], overrides: dict[str, Any] | None = None
+    config: Config, sessions: Sessions, overrides: dict[str, Any] | None = None
 ) -> CrawlOutcome:
-    """Crawl every source once (blocking; starts and stops Twisted's reactor)."""
+    """Crawl every source once (blocking; starts and stops Twisted's reactor), with this config
+    and archive: the crawl loads no config and opens no engine of its own."""
     process = CrawlerProcess(crawl_settings(config, overrides))
     crawler = process.create_crawler(NewsSpider)
+    attach(crawler, config, sessions)
     process.crawl(crawler)
     process.start()
     run_id = crawler.stats.get_value(STATS_RUN_ID) if crawler.stats else None

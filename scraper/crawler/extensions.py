@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,16 +10,15 @@ from typing import Any
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet import task
 
+from scraper.core.identity import process_gone, process_identity
 from scraper.crawler import signals as dramawatch_signals
 from scraper.crawler.items import PageItem
-from scraper.crawler.middlewares import archive_sessions
+from scraper.crawler.resources import resources
 from scraper.storage import articles
 from scraper.storage import runs as run_history
-from scraper.storage.models import CrawlRun
+from scraper.storage.engine import Session, Sessions
 
 logger = logging.getLogger(__name__)
 
@@ -32,36 +29,17 @@ STATS_RUN_ID = "dramawatch/run_id"
 RUN_HEARTBEAT_TTL = timedelta(minutes=2)
 
 
-def process_holder() -> str:
-    """Give this process's name as a run's worker: ``host:pid``."""
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _process_gone(worker: str) -> bool:
-    host, _, pid = worker.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def close_dead_runs(
     session: Session, now: datetime, ttl: timedelta = RUN_HEARTBEAT_TTL
 ) -> list[int]:
     """Mark as interrupted the runs whose crawl process died; give their ids. Live runs, here
     or on other hosts, are left alone, and so are runs without a heartbeat."""
     closed: list[int] = []
-    running = select(CrawlRun).where(CrawlRun.status == "running")
-    for run in session.scalars(running):
+    for run in run_history.running_runs(session):
         last_seen = run.heartbeat_at
         if last_seen is None:
             continue
-        if last_seen < now - ttl or (run.worker is not None and _process_gone(run.worker)):
+        if last_seen < now - ttl or (run.worker is not None and process_gone(run.worker)):
             run.status = "interrupted"
             run.finished_at = last_seen
             closed.append(run.id)
@@ -72,7 +50,7 @@ class RunRecorder:
     """Writes the run row at start, counters every few seconds (so a killed crawl leaves an
     honest record), each error as it happens, and the outcome at the end."""
 
-    def __init__(self, crawler: Crawler, sessions: sessionmaker[Session], flush_s: float) -> None:
+    def __init__(self, crawler: Crawler, sessions: Sessions, flush_s: float) -> None:
         self.crawler = crawler
         self.sessions = sessions
         self.flush_s = flush_s
@@ -83,9 +61,8 @@ class RunRecorder:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunRecorder:
-        recorder = cls(
-            crawler, archive_sessions(crawler), crawler.settings.getfloat("DRAMAWATCH_RUN_FLUSH_S")
-        )
+        flush_s = crawler.settings.getfloat("DRAMAWATCH_RUN_FLUSH_S")
+        recorder = cls(crawler, resources(crawler).sessions, flush_s)
         crawler.signals.connect(recorder.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(recorder.response_received, signal=signals.response_received)
@@ -99,8 +76,7 @@ class RunRecorder:
             for run_id in close_dead_runs(session, now):
                 logger.warning("crawl run %d was killed before it finished: interrupted", run_id)
             self.run_id = run_history.start_run(session, now)
-            run = session.get_one(CrawlRun, self.run_id)
-            run.worker, run.heartbeat_at = process_holder(), now
+            run_history.claim_run(session, self.run_id, process_identity(), now)
         if self.crawler.stats is not None:
             self.crawler.stats.set_value(STATS_RUN_ID, self.run_id)
         logger.info("crawl run %d started", self.run_id)
@@ -128,11 +104,7 @@ class RunRecorder:
         pages, articles = dict(self.pages), self.articles
         self.pages, self.articles = Counter(), []
         with self.sessions.begin() as session:
-            session.execute(
-                update(CrawlRun)
-                .where(CrawlRun.id == self.run_id)
-                .values(heartbeat_at=datetime.now(UTC))
-            )
+            run_history.beat(session, self.run_id, datetime.now(UTC))
             run_history.count_pages(session, self.run_id, pages)
             for source, status in articles:
                 run_history.count_article(session, self.run_id, source, status)

@@ -15,15 +15,14 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet.defer import Deferred
 
-from scraper.config import load_config
 from scraper.core.urls import url_key
+from scraper.crawler import scrapy_internals
 from scraper.crawler import signals as dramawatch_signals
-from scraper.storage.engine import make_engine, session_factory, upgrade
-from scraper.storage.models import Article, ArticleUrl, FetchCache
+from scraper.crawler.resources import resources
+from scraper.storage import fetch_cache
+from scraper.storage.engine import Sessions
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
     """
 
     async def robot_parser(self, request: Request) -> Any:
-        pending = self._parsers.get(urlparse_cached(request).netloc)
+        pending = scrapy_internals.robot_parsers(self).get(urlparse_cached(request).netloc)
         if isinstance(pending, Deferred):
             waiter: Deferred[Any] = Deferred()
 
@@ -72,19 +71,6 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
         return await super().robot_parser(request)
 
 
-def database_url(crawler: Crawler) -> str:
-    """Give the archive's URL: the DRAMAWATCH_DATABASE_URL setting, else the config's."""
-    url: str | None = crawler.settings.get("DRAMAWATCH_DATABASE_URL")
-    return url or load_config(crawler.settings.get("DRAMAWATCH_CONFIG")).database_url
-
-
-def archive_sessions(crawler: Crawler) -> sessionmaker[Session]:
-    """Give a session factory on the archive, upgraded to the current schema."""
-    engine = make_engine(database_url(crawler))
-    upgrade(engine)
-    return session_factory(engine)
-
-
 class SkipArchivedMiddleware:
     """Drops requests for articles already in the archive, unless the feed says they changed.
 
@@ -92,23 +78,19 @@ class SkipArchivedMiddleware:
     crawl killed halfway resumes where it stopped.
     """
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> SkipArchivedMiddleware:
-        return cls(archive_sessions(crawler))
+        return cls(resources(crawler).sessions)
 
     def process_request(self, request: Request) -> None:
         if not request.meta.get("article"):
             return None
         changed_at: datetime | None = request.meta.get("published_at")
         with self.sessions() as session:
-            updated_at = session.scalar(
-                select(Article.updated_at)
-                .join(ArticleUrl, ArticleUrl.article_id == Article.id)
-                .where(ArticleUrl.url_key == url_key(request.url))
-            )
+            updated_at = fetch_cache.archived_updated_at(session, url_key(request.url))
         if updated_at is None or (changed_at is not None and changed_at > updated_at):
             return None
         raise IgnoreRequest(f"already archived: {request.url}")
@@ -122,14 +104,14 @@ class ConditionalGetMiddleware:
     failed: a crawl killed halfway, or an article that timed out, is read again next time.
     """
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
         self.pending: dict[str, tuple[str | None, str | None]] = {}
         self.spoiled: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalGetMiddleware:
-        middleware = cls(archive_sessions(crawler))
+        middleware = cls(resources(crawler).sessions)
         crawler.signals.connect(middleware.spider_closed, signal=scrapy_signals.spider_closed)
         crawler.signals.connect(middleware.page_failed, signal=dramawatch_signals.page_failed)
         return middleware
@@ -138,7 +120,7 @@ class ConditionalGetMiddleware:
         if request.meta.get("article"):
             return None
         with self.sessions() as session:
-            cached = session.get(FetchCache, request.url)
+            cached = fetch_cache.validators(session, request.url)
         if cached is not None:
             if cached.etag:
                 request.headers.setdefault(b"If-None-Match", cached.etag.encode("latin-1"))
@@ -173,6 +155,4 @@ class ConditionalGetMiddleware:
             for url, (etag, modified) in self.pending.items():
                 if url in self.spoiled:
                     continue
-                session.merge(
-                    FetchCache(url=url, etag=etag, last_modified=modified, checked_at=now)
-                )
+                fetch_cache.store_validators(session, url, etag, modified, now)

@@ -11,18 +11,18 @@ from datetime import UTC, datetime, timedelta
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import maybe_deferred_to_future
-from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet.threads import deferToThread
 
-from scraper.config import Config, load_config
+from scraper.config import Config
 from scraper.core import dedup
 from scraper.core.extract import Rejected, extract
 from scraper.core.urls import clean_url, same_site
 from scraper.core.verdict import ArticleFacts, Rules, compile_rules, judge, matched_text
 from scraper.crawler import signals
 from scraper.crawler.items import PageItem
-from scraper.crawler.middlewares import archive_sessions
+from scraper.crawler.resources import resources
 from scraper.storage import articles
+from scraper.storage.engine import Sessions
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +63,7 @@ class ExtractPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
-        config = load_config(crawler.settings.get("DRAMAWATCH_CONFIG"))
-        return cls(crawler, config.crawl.max_age_days)
+        return cls(crawler, resources(crawler).config.crawl.max_age_days)
 
     async def process_item(self, item: PageItem) -> PageItem:
         result = await maybe_deferred_to_future(
@@ -100,7 +99,7 @@ class MatchPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> MatchPipeline:
-        return cls(watch_rules(load_config(crawler.settings.get("DRAMAWATCH_CONFIG"))))
+        return cls(watch_rules(resources(crawler).config))
 
     def process_item(self, item: PageItem) -> PageItem:
         extracted = item.extracted
@@ -125,12 +124,12 @@ class MatchPipeline:
 class ArchivePipeline:
     """Fingerprints the article and stores it, one committed transaction per article."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: Sessions) -> None:
         self.sessions = sessions
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
-        return cls(archive_sessions(crawler))
+        return cls(resources(crawler).sessions)
 
     async def process_item(self, item: PageItem) -> PageItem:
         return await maybe_deferred_to_future(deferToThread(self.store, item))

@@ -16,7 +16,8 @@ NEWSPIDER_MODULE = "scraper.crawler.spiders"
 
 # Path of dramawatch.toml; None means $DRAMAWATCH_CONFIG, else ./dramawatch.toml.
 DRAMAWATCH_CONFIG: str | None = None
-# Overrides the config's database URL (tests, benchmarks); None means the config's.
+# Overrides the config's database URL (tests, benchmarks) when nobody attached the crawl's
+# resources (`scrapy crawl news`, see scraper.crawler.resources); None means the config's.
 DRAMAWATCH_DATABASE_URL: str | None = None
 # Seconds between flushes of a run's page counters to the run history.
 DRAMAWATCH_RUN_FLUSH_S = 5.0
@@ -73,6 +74,12 @@ DOWNLOADER_MIDDLEWARES = {
     "scraper.crawler.middlewares.RobotsTxtMiddleware": 100,
     # feeds, sitemaps and listings are revalidated: an unchanged one costs a 304
     "scraper.crawler.middlewares.ConditionalGetMiddleware": 560,
+}
+
+# the crawl's one config and archive (scraper.crawler.resources), and the crawl settings the
+# config decides (from_config below)
+ADDONS = {
+    "scraper.crawler.resources.ResourcesAddon": 0,
 }
 
 EXTENSIONS = {

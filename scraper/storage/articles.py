@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import (
     and_,
@@ -17,13 +17,12 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scraper.core import dedup
 from scraper.core.urls import url_key
+from scraper.storage.engine import insert_for
 from scraper.storage.models import (
     Article,
     ArticleUrl,
@@ -69,11 +68,6 @@ class StoreResult:
     article_id: int
     story_id: int
     status: StoreStatus
-
-
-def _insert(session: Session) -> Any:
-    """Give the dialect's INSERT that knows ON CONFLICT (SQLite and PostgreSQL both do)."""
-    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
 
 
 def find_article_id(session: Session, keys: Iterable[str]) -> int | None:
@@ -218,7 +212,7 @@ def find_story(session: Session, signature: bytes) -> int | None:
 def _add_mentions_and_bands(session: Session, article_id: int, record: ArticleRecord) -> None:
     if record.mentions:
         session.execute(
-            _insert(session)(Mention).values(
+            insert_for(session, Mention).values(
                 [
                     {
                         "article_id": article_id,
@@ -230,7 +224,7 @@ def _add_mentions_and_bands(session: Session, article_id: int, record: ArticleRe
             )
         )
     session.execute(
-        _insert(session)(LshBand)
+        insert_for(session, LshBand)
         .values(
             [
                 {"band": band, "hash": value, "article_id": article_id}
@@ -244,7 +238,7 @@ def _add_mentions_and_bands(session: Session, article_id: int, record: ArticleRe
 def _add_urls(session: Session, article_id: int, record: ArticleRecord, now: datetime) -> None:
     urls = dict.fromkeys(u[:MAX_URL_CHARS] for u in (record.canonical_url, *record.urls))
     session.execute(
-        _insert(session)(ArticleUrl)
+        insert_for(session, ArticleUrl)
         .values(
             [
                 {
@@ -258,5 +252,3 @@ def _add_urls(session: Session, article_id: int, record: ArticleRecord, now: dat
         )
         .on_conflict_do_nothing(index_elements=["url"])
     )
-
-

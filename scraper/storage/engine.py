@@ -10,13 +10,34 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import Insert
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+# What the layers above storage name in their signatures: the caller owns the session
+# (``with sessions.begin() as session``), and only storage imports SQLAlchemy.
+Sessions = sessionmaker[Session]
+__all__ = [
+    "Engine",
+    "SQLAlchemyError",
+    "Session",
+    "Sessions",
+    "alembic_config",
+    "has_table",
+    "insert_for",
+    "make_engine",
+    "open_archive",
+    "read_only_engine",
+    "session_factory",
+    "upgrade",
+]
 
 
 def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
@@ -28,17 +49,36 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     locked" instead of waiting. ``read_only`` engines (the web app) keep plain BEGIN.
     """
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    sqlite_file = parsed.get_backend_name() == "sqlite"
+    if sqlite_file:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"timeout": 30})
-        engine = create_engine(url, **kwargs)
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+    engine = create_engine(url, **kwargs)
+    if sqlite_file:
         event.listen(engine, "connect", _sqlite_pragmas)
         begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
         event.listen(engine, "begin", lambda connection: connection.exec_driver_sql(begin))
+    return engine
+
+
+def read_only_engine(url: str) -> Engine:
+    """Give an engine whose connections refuse writes (defence in depth for the web app)."""
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = make_engine(url, read_only=True)
+        event.listen(engine, "connect", _sqlite_query_only)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    return make_engine(
+        url, read_only=True, connect_args={"options": "-c default_transaction_read_only=on"}
+    )
+
+
+def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -75,3 +115,23 @@ def upgrade(engine: Engine) -> None:
         return
     logger.info("upgrading database schema from %s to %s", current or "empty", head)
     command.upgrade(config, "head")
+
+
+def open_archive(url: str) -> sessionmaker[Session]:
+    """Give a session factory on the archive at ``url``, upgraded to the current schema."""
+    engine = make_engine(url)
+    upgrade(engine)
+    return session_factory(engine)
+
+
+def insert_for(session: Session, table: Any) -> Any:
+    """Give an INSERT of ``table`` in the session's dialect (PostgreSQL or SQLite), so that
+    ``on_conflict_do_update`` / ``on_conflict_do_nothing`` can follow: the one dialect switch."""
+    dialects = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    statement: Insert = dialects[session.get_bind().dialect.name](table)
+    return statement
+
+
+def has_table(engine: Engine, name: str) -> bool:
+    """Give whether the database has the table ``name`` (created by another library)."""
+    return inspect(engine).has_table(name)

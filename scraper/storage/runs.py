@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     select,
+    update,
 )
 from sqlalchemy.orm import Session, selectinload
 
@@ -97,3 +98,28 @@ def run_json(run: CrawlRun) -> dict[str, Any]:
         "articles_updated": run.articles_updated,
         "errors": [{"source": e.source, "url": e.url, "reason": e.reason} for e in run.errors],
     }
+
+
+def running_runs(session: Session) -> list[CrawlRun]:
+    """Give the runs still marked running (live ones, or ones whose process died)."""
+    return list(session.scalars(select(CrawlRun).where(CrawlRun.status == "running")))
+
+
+def running_since(session: Session, since: datetime) -> list[int]:
+    """Give the ids of the runs started at or after ``since`` and still marked running."""
+    return list(
+        session.scalars(
+            select(CrawlRun.id).where(CrawlRun.status == "running", CrawlRun.started_at >= since)
+        )
+    )
+
+
+def claim_run(session: Session, run_id: int, worker: str, now: datetime) -> None:
+    """Name the process (host:pid) that runs the crawl, with its first heartbeat."""
+    run = session.get_one(CrawlRun, run_id)
+    run.worker, run.heartbeat_at = worker, now
+
+
+def beat(session: Session, run_id: int, now: datetime) -> None:
+    """Renew a run's heartbeat: its crawl process is alive."""
+    session.execute(update(CrawlRun).where(CrawlRun.id == run_id).values(heartbeat_at=now))

@@ -23,9 +23,7 @@ from scrapy.exceptions import (
     IgnoreRequest,
 )
 from scrapy.http import Response, TextResponse
-from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
-from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet.error import (
     ConnectionRefusedError,
     DNSLookupError,
@@ -34,7 +32,7 @@ from twisted.internet.error import (
 )
 from twisted.python.failure import Failure
 
-from scraper.config import Config, Source, load_config
+from scraper.config import Config, Source
 from scraper.core import aggregators
 from scraper.core.aggregators import AggregatorLink
 from scraper.core.discovery import (
@@ -47,17 +45,14 @@ from scraper.core.discovery import (
 from scraper.crawler import settings as dramawatch_settings
 from scraper.crawler import signals
 from scraper.crawler.items import PageItem
-from scraper.crawler.middlewares import archive_sessions
+from scraper.crawler.resources import resources
 from scraper.storage import aggregator_links
+from scraper.storage.engine import Sessions
 
 # how deep a sitemap index may nest before we stop following it
 MAX_SITEMAP_DEPTH = 3
 UNRESOLVED = "unresolved aggregator link"
 ROBOTS_DENIED = "disallowed by robots.txt"
-
-
-def _load(settings: BaseSettings) -> Config:
-    return load_config(settings.get("DRAMAWATCH_CONFIG"))
 
 
 class NewsSpider(Spider):
@@ -76,26 +71,21 @@ class NewsSpider(Spider):
             if s.search is None and (s.feeds or s.sitemaps or s.pages)
         ]
         self.budget: Counter[str] = Counter()
-        self.links: sessionmaker[Session] | None = None  # the resolved-link cache
+        self.links: Sessions | None = None  # the resolved-link cache
         self.search_origins: dict[str, str] = {}
         # what is reported once per run: unresolved links, sources whose search robots.txt denies
         self.reported: set[tuple[str, str]] = set()
 
     @classmethod
-    def update_settings(cls, settings: BaseSettings) -> None:
-        super().update_settings(settings)
-        settings.setdict(dramawatch_settings.from_config(_load(settings)), priority="spider")
-
-    @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
-        spider = cls(_load(crawler.settings), datetime.now(UTC), *args, **kwargs)
-        spider._set_crawler(crawler)
+        shared = resources(crawler)
+        spider = super().from_crawler(crawler, shared.config, datetime.now(UTC), *args, **kwargs)
         spider.search_origins = {
             **aggregators.SEARCH_ORIGINS,
             **crawler.settings.getdict("DRAMAWATCH_SEARCH_ORIGINS"),
         }
-        if spider.config.crawl.resolve_google_news:
-            spider.links = archive_sessions(crawler)
+        if shared.config.crawl.resolve_google_news:
+            spider.links = shared.sessions
         crawler.signals.connect(spider.request_dropped, signal=scrapy_signals.request_dropped)
         return spider
 

@@ -1,4 +1,4 @@
-"""Read-only archive queries the web pages need beyond ``archive.search``.
+"""Read-only archive queries the web pages need beyond ``scraper.storage.search``.
 
 Each function takes a Session and never writes. Full-text search itself stays in
 ``scraper.storage.search.search``, so the web app and the CLI rank results the same way.
