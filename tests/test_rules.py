@@ -20,13 +20,12 @@ from scraper.config import Config, WatchEntry, load_config
 from scraper.core import dedup
 from scraper.core.match import compile_watchlist
 from scraper.core.verdict import ArticleFacts, compile_rules, judge
-from scraper.storage import articles
+from scraper.storage import articles, browse
 from scraper.storage import search as archive_search
 from scraper.storage.engine import make_engine, session_factory, upgrade
 from scraper.storage.models import Article
 from tests.conftest import dramawatch, make_config
 from tests.site import EXPECTED, SITE_DIR, FixtureSite
-from web import queries
 from web.app import create_app
 from web.feeds import story_entry
 
@@ -361,19 +360,19 @@ def test_hidden_articles_are_left_out_of_search_digests_web_and_feeds(database_u
         assert [h.article.id for h in hits] == [ids["kept"]]
         text_hits = archive_search.search(session, archive_search.SearchQuery(text="derby"))
         assert text_hits == []
-        stories = queries.latest_stories(session)
+        stories = browse.latest_stories(session)
         assert [a.id for s in stories for a in s.articles] == [ids["kept"]]
         assert [
-            a.id for s in queries.latest_stories(session, "Kim Ji-won") for a in s.articles
+            a.id for s in browse.latest_stories(session, "Kim Ji-won") for a in s.articles
         ] == [ids["kept"]]
         namesake_story = session.get_one(Article, ids["namesake"]).story_id
-        assert queries.story(session, namesake_story) is None
+        assert browse.story(session, namesake_story) is None
         day = NOW.date()
-        per_day = queries.mentions_per_day(session, "Kim Ji-won", day, day, UTC)
+        per_day = browse.mentions_per_day(session, "Kim Ji-won", day, day, UTC)
         assert per_day == [(date(day.year, day.month, day.day), 1)]
         assert [
             o.article_id
-            for os in queries.story_outlets(session, [namesake_story]).values()
+            for os in browse.story_outlets(session, [namesake_story]).values()
             for o in os
         ] == []
         window = (NOW - timedelta(days=1), NOW)
