@@ -147,11 +147,16 @@ class DiscoveryError(Exception):
 
 @dataclass(frozen=True)
 class Candidate:
-    """A URL worth fetching, with the date and title its feed or sitemap gave, if any."""
+    """A URL worth fetching, with the dates and title its feed or sitemap gave, if any.
+
+    ``modified_at`` is the entry's own modification date (RSS atom:updated or dc:modified,
+    Atom <updated>, sitemap <lastmod>): a later one on the next crawl means it changed.
+    """
 
     url: str
     published_at: datetime | None
     title: str | None = None
+    modified_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -210,7 +215,12 @@ def parse_feed(body: bytes, base_url: str) -> list[Candidate]:
         url = _absolute_http_url(_entry_link(entry), base_url)
         if url is None or url in candidates:
             continue
-        candidates[url] = Candidate(url, _entry_published_at(entry), _title(entry.get("title")))
+        candidates[url] = Candidate(
+            url,
+            _entry_published_at(entry),
+            _title(entry.get("title")),
+            _entry_modified_at(entry),
+        )
     return list(candidates.values())
 
 
@@ -241,6 +251,22 @@ def _entry_published_at(entry: Any) -> datetime | None:
                 return datetime(*parsed[:6], tzinfo=UTC)
             except ValueError:
                 continue
+        raw = dict.get(entry, key)
+        if isinstance(raw, str) and (found := parse_datetime(raw)):
+            return found
+    return None
+
+
+def _entry_modified_at(entry: Any) -> datetime | None:
+    """The entry's modification date: Atom <updated> or RSS atom:updated / dcterms:modified
+    (feedparser's "updated"), else RSS dc:modified."""
+    parsed: time.struct_time | None = dict.get(entry, "updated_parsed")
+    if parsed is not None and EARLIEST_YEAR <= parsed.tm_year <= LATEST_YEAR:
+        try:
+            return datetime(*parsed[:6], tzinfo=UTC)
+        except ValueError:
+            pass
+    for key in ("updated", "dc_modified"):
         raw = dict.get(entry, key)
         if isinstance(raw, str) and (found := parse_datetime(raw)):
             return found
@@ -322,7 +348,8 @@ def _sitemap_candidate(entry: Any, base_url: str) -> Candidate | None:
     for key in ("publication_date", "lastmod"):
         if key in values and (published_at := parse_datetime(values[key])):
             break
-    return Candidate(url, published_at, _title(values.get("title")))
+    modified_at = parse_datetime(values["lastmod"]) if "lastmod" in values else None
+    return Candidate(url, published_at, _title(values.get("title")), modified_at)
 
 
 def _local_name(element: Any) -> str:

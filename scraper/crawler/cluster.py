@@ -69,10 +69,11 @@ from scraper.crawler.items import PageItem
 from scraper.crawler.middlewares import CanonicalFingerprinter
 from scraper.crawler.spiders.news import NewsSpider
 from scraper.crawler.spiders.worker import WorkerSpider
+from scraper.storage import fetch_memory
 from scraper.storage import runs as run_history
 from scraper.storage.articles import StoreStatus
 from scraper.storage.engine import make_engine, session_factory, upgrade
-from scraper.storage.models import CrawlRun, FetchCache
+from scraper.storage.models import CrawlRun
 
 logger = logging.getLogger(__name__)
 
@@ -785,7 +786,7 @@ def store_validators(server: Any, sessions: sessionmaker[Session]) -> int:
             if url in spoiled:
                 continue
             etag, modified = json.loads(raw)
-            session.merge(FetchCache(url=url, etag=etag, last_modified=modified, checked_at=now))
+            fetch_memory.remember_discovery(session, url, etag, modified, now)
             stored += 1
     return stored
 

@@ -63,6 +63,7 @@ class ExtractPipeline:
             )
         )
         if isinstance(result, Rejected):
+            item.verdict = "not an article"
             self.crawler.signals.send_catch_log(
                 signal=signals.page_failed, source=item.source, url=item.url, reason=result.reason
             )
@@ -71,6 +72,7 @@ class ExtractPipeline:
         if self.max_age_days and published:
             age = datetime.now(UTC) - published
             if age > timedelta(days=self.max_age_days):
+                item.verdict = "too old"
                 raise DropItem(f"{item.url}: published {age.days} days ago")
         item.extracted = result
         item.html = ""  # the page is no longer needed; keep memory flat on big crawls
@@ -94,6 +96,7 @@ class MatchPipeline:
             raise DropItem(f"{item.url}: not extracted")
         item.mentions = self.matcher.find(matched_text(extracted.title, extracted.text))
         if not item.mentions:
+            item.verdict = "off-topic"
             raise DropItem(f"{item.url}: no watched name in title or text")
         return item
 

@@ -161,6 +161,7 @@ class NewsSpider(Spider):
                 article=True,
                 via=via,
                 published_at=candidate.published_at,
+                modified_at=candidate.modified_at,
                 title=candidate.title,
             )
             if request is not None:
