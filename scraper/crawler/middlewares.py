@@ -244,10 +244,7 @@ class FetchMemoryMiddleware:
         if remembered.verdict == "failed transient":
             if remembered.failures < MAX_TRANSIENT_FAILURES:
                 return None
-        changed_at = entry_date(request)
-        if changed_at is not None and changed_at > (
-            remembered.entry_modified_at or remembered.fetched_at
-        ):
+        if changed_since(remembered, request):
             if remembered.etag:
                 request.headers.setdefault(b"If-None-Match", remembered.etag.encode("latin-1"))
             if remembered.last_modified:
@@ -307,10 +304,13 @@ class FetchMemoryMiddleware:
         urls = [*request.meta.get("redirect_urls", []), request.url]
         if response is not None:
             urls.append(response.url)
+        modified_at: datetime | None = request.meta.get("modified_at") or (
+            remembered.entry_modified_at if remembered else None
+        )
         for url in dict.fromkeys(urls):
             key = url_key(url)
             self.pending[key] = fetch_memory.Fetched(
-                key, url, verdict, etag, last_modified, entry_date(request), failures, now
+                key, url, verdict, etag, last_modified, modified_at, failures, now
             )
         if len(self.pending) >= MEMORY_FLUSH_ROWS or time.monotonic() - self.flushed_at > 5:
             self.flush()
@@ -331,10 +331,19 @@ class FetchMemoryMiddleware:
         self.flush()
 
 
-def entry_date(request: Request) -> datetime | None:
-    """Give the date a request's feed or sitemap entry gave: modified, else published."""
-    found: datetime | None = request.meta.get("modified_at") or request.meta.get("published_at")
-    return found
+def changed_since(remembered: fetch_memory.Fetched, request: Request) -> bool:
+    """Give whether the request's feed or sitemap entry says the page changed since it was
+    fetched: its modification date (else its publication date) is later than both the fetch
+    and the modification date recorded then. An entry dated before the fetch describes the
+    copy already read, which is what keeps a page listed by two sitemaps, with dates of
+    different precision, from being fetched again for the difference."""
+    changed_at: datetime | None = request.meta.get("modified_at") or request.meta.get(
+        "published_at"
+    )
+    if changed_at is None:
+        return False
+    recorded = remembered.entry_modified_at
+    return changed_at > max(remembered.fetched_at, recorded or remembered.fetched_at)
 
 
 class ConditionalGetMiddleware:

@@ -89,6 +89,7 @@ class Article(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     published_at: Mapped[datetime | None] = mapped_column(TZDateTime, index=True)
     first_seen_at: Mapped[datetime] = mapped_column(TZDateTime, index=True)
+    # when the text last changed in place; equal to first_seen_at until then
     updated_at: Mapped[datetime] = mapped_column(TZDateTime)
     content_hash: Mapped[str] = mapped_column(String(64))
     signature: Mapped[bytes] = mapped_column(LargeBinary)

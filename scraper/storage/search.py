@@ -170,6 +170,14 @@ def excerpt(body: str, around: int, width: int = SNIPPET_CHARS) -> str:
     return ("…" if begin else "") + chunk + ("…" if begin + width < len(body) else "")
 
 
+def last_update(article: Article) -> datetime | None:
+    """Give when the article's text last changed in place; None if it never did (an
+    article is stored with ``updated_at`` equal to ``first_seen_at``)."""
+    if article.updated_at > article.first_seen_at:
+        return article.updated_at
+    return None
+
+
 def article_json(article: Article, snippet: str) -> dict[str, Any]:
     """Give the public JSON object of an article (CLI ``--format json`` and the web API)."""
     return {
@@ -179,6 +187,7 @@ def article_json(article: Article, snippet: str) -> dict[str, Any]:
         "title": article.title,
         "published_at": article.published_at.isoformat() if article.published_at else None,
         "first_seen_at": article.first_seen_at.isoformat(),
+        "updated_at": updated_at.isoformat() if (updated_at := last_update(article)) else None,
         "source": article.source,
         "entities": [m.entity for m in article.mentions],
         "story_id": article.story_id,
