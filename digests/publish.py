@@ -186,6 +186,7 @@ def _record(
             window_end=end,
             generated_at=now,
             timezone=digest.timezone,
+            updated=updated_story_rows(session, start, end),
         )
         html, text = render_html(view), render_text(view)
         written_is_delivered = not digest.recipients
@@ -282,28 +283,49 @@ def story_rows(session: Session, start: datetime, end: datetime) -> list[StoryRo
         .options(selectinload(Story.articles).selectinload(Article.mentions))
         .order_by(Story.id)
     ).all()
+    return [_story_row(story, end) for story in stories]
+
+
+def updated_story_rows(session: Session, start: datetime, end: datetime) -> list[StoryRow]:
+    """Give the stories first seen before ``start`` with an article updated in place in
+    ``[start, end)`` (the digest's "Updated" section)."""
+    touched = select(Article.story_id).where(
+        Article.updated_at >= start,
+        Article.updated_at < end,
+        Article.updated_at > Article.first_seen_at,
+    )
+    stories = session.scalars(
+        select(Story)
+        .where(Story.first_seen_at < start, Story.id.in_(touched))
+        .options(selectinload(Story.articles).selectinload(Article.mentions))
+        .order_by(Story.id)
+    ).all()
+    return [_story_row(story, end) for story in stories]
+
+
+def _story_row(story: Story, end: datetime) -> StoryRow:
     everything = archive_search.SearchQuery()
-    return [
-        StoryRow(
-            story_id=story.id,
-            title=story.title,
-            first_seen_at=story.first_seen_at,
-            articles=tuple(
-                ArticleRow(
-                    source=article.source,
-                    url=article.canonical_url,
-                    title=article.title,
-                    published_at=article.published_at,
-                    first_seen_at=article.first_seen_at,
-                    entities=tuple(m.entity for m in article.mentions),
-                    snippet=archive_search.make_snippet(article, everything),
-                )
-                for article in story.articles
-                if article.first_seen_at < end
-            ),
-        )
-        for story in stories
-    ]
+    return StoryRow(
+        story_id=story.id,
+        title=story.title,
+        first_seen_at=story.first_seen_at,
+        articles=tuple(
+            ArticleRow(
+                source=article.source,
+                url=article.canonical_url,
+                title=article.title,
+                published_at=article.published_at,
+                first_seen_at=article.first_seen_at,
+                entities=tuple(m.entity for m in article.mentions),
+                snippet=archive_search.make_snippet(article, everything),
+                updated_at=(
+                    article.updated_at if article.first_seen_at < article.updated_at < end else None
+                ),
+            )
+            for article in story.articles
+            if article.first_seen_at < end
+        ),
+    )
 
 
 def mention_rows(session: Session, start: datetime, end: datetime) -> list[MentionRow]:

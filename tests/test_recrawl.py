@@ -141,6 +141,8 @@ def test_an_rss_atom_updated_that_moves_updates_the_article_in_place(
             select(Article).where(Article.canonical_url.like("%netflix-global-chart%"))
         ).one()
         article_id, first_seen = before.id, before.first_seen_at
+    first_digest = dramawatch(config, "digest")
+    assert first_digest.returncode == 0, first_digest.stderr[-2000:]
     feed = site.page_text("http://kwave.test/feed/")
     old = re.search(r"<atom:updated>[^<]+</atom:updated>", feed)
     assert old is not None
@@ -158,6 +160,13 @@ def test_an_rss_atom_updated_that_moves_updates_the_article_in_place(
         after = session.get_one(Article, article_id)
         assert "Correction: the chart position" in after.text
         assert after.first_seen_at == first_seen and after.updated_at > first_seen
+    # the next digest lists the story under "Updated", not as new
+    second_digest = dramawatch(config, "digest")
+    assert second_digest.returncode == 0, second_digest.stderr[-2000:]
+    text = Path(second_digest.stdout.strip().splitlines()[-1]).with_suffix(".txt").read_text()
+    assert "0 new stories" in text
+    updated_section = text[text.index("== Updated (1) ==") :]
+    assert "Netflix" in updated_section
     search = dramawatch(config, "search", "--format", "json", "Netflix")
     rows = {row["id"]: row for row in json.loads(search.stdout)}
     assert rows[article_id]["updated_at"] is not None
