@@ -60,6 +60,25 @@ def article_hits(site: FixtureSite) -> list[str]:
     return [r.url for r in site.access_log if url_key(r.url) in keys]
 
 
+DISCOVERY_PAGES = [
+    "http://kwave.test/feed/",
+    "http://dramabeat.test/feeds/latest.atom",
+    "http://seoulscreen.test/sitemap.xml",
+    "http://seoulscreen.test/sitemaps/news.xml",
+    "http://hallyupost.test/k-drama/",
+    "http://hallyupost.test/k-drama/page/2/",
+    "http://hallyupost.test/k-drama/page/3/",
+    "http://yeonye.test/rss/allArticle.xml",
+]
+
+
+def republish(site: FixtureSite) -> None:
+    """Serve every feed, sitemap and listing again with fresh validators, as a live outlet
+    does: an unchanged page then costs its download, and the pages it lists are considered."""
+    for url in DISCOVERY_PAGES:
+        site.replace_text(url, "<", "<")
+
+
 def later(minutes: int = 5) -> datetime:
     return datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=minutes)
 
@@ -71,6 +90,7 @@ def test_a_revalidated_robots_txt_keeps_its_rules(
     crawled_archive: Path, site: FixtureSite, tmp_path: Path
 ) -> None:
     config = recrawl(crawled_archive, site, tmp_path)
+    republish(site)
     crawl(config, site)
     answers = [r.status for r in site.access_log if r.url == SEOULSCREEN_ROBOTS]
     assert answers == [304]  # revalidated, not downloaded again
@@ -124,6 +144,7 @@ def test_a_recrawl_requests_no_page_it_fetched_before(
     crawled_archive: Path, site: FixtureSite, tmp_path: Path
 ) -> None:
     config = recrawl(crawled_archive, site, tmp_path)
+    republish(site)
     assert "0 new, 0 updated" in crawl(config, site)
     assert article_hits(site) == []  # neither stored nor dropped pages
 
@@ -143,6 +164,7 @@ def test_an_rss_atom_updated_that_moves_updates_the_article_in_place(
         article_id, first_seen = before.id, before.first_seen_at
     first_digest = dramawatch(config, "digest")
     assert first_digest.returncode == 0, first_digest.stderr[-2000:]
+    republish(site)
     feed = site.page_text("http://kwave.test/feed/")
     old = re.search(r"<atom:updated>[^<]+</atom:updated>", feed)
     assert old is not None
@@ -179,6 +201,7 @@ def test_a_sitemap_lastmod_that_moves_updates_the_article_in_place(
     page = "http://seoulscreen.test/stories/kim-ji-won-pens-farewell-letter-to-hong-hae-in"
     sitemap = "http://seoulscreen.test/sitemaps/news.xml"
     config = recrawl(crawled_archive, site, tmp_path)
+    republish(site)
     text = site.page_text(sitemap)
     entry = re.search(r"<loc>" + re.escape(page) + r"</loc>\s*<lastmod>([^<]+)</lastmod>", text)
     assert entry is not None
