@@ -76,7 +76,9 @@ def republish(site: FixtureSite) -> None:
     """Serve every feed, sitemap and listing again with fresh validators, as a live outlet
     does: an unchanged page then costs its download, and the pages it lists are considered."""
     for url in DISCOVERY_PAGES:
-        site.replace_text(url, "<", "<")
+        end = re.search(r"</(rss|feed|urlset|sitemapindex|html)>\s*$", site.page_text(url))
+        assert end is not None, url
+        site.replace_text(url, end.group(0), f"{end.group(0)}\n<!-- republished -->\n")
 
 
 def later(minutes: int = 5) -> datetime:
@@ -218,3 +220,48 @@ def test_a_sitemap_lastmod_that_moves_updates_the_article_in_place(
     site.replace_text(page, last, last + "<p>Update: she has since signed for a film role.</p>")
     assert "0 new, 1 updated" in crawl(config, site)
     assert [url_key(u) for u in article_hits(site)] == [url_key(page)]
+
+
+# ------------------------------------------------------------------ verified cross-host canonical
+
+MOBILE_COPY = "http://kwdmobile.test/news/park-sung-hoon-on-playing-yoon-eun-sung/"
+ORIGINAL = "http://kwave.test/news/park-sung-hoon-on-playing-yoon-eun-sung/"
+IMPOSTOR = "http://kwdmobile.test/news/queen-of-tears-chart-exclusive/"
+CLAIMED = "http://kwave.test/news/queen-of-tears-holds-on-netflix-global-chart/"
+
+
+def with_mobile_host(config: Path) -> Path:
+    """Add the mobile edition on a host of its own name (kwdmobile.test) as a source."""
+    text = config.read_text(encoding="utf-8")
+    text += '\n[[sources]]\nname = "K-Wave Daily mobile"\nfeeds = ["http://kwdmobile.test/feed/"]\n'
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def check_canonical_claims(db: Path) -> None:
+    with open_session(db) as session:
+        owner: dict[str, int] = {}
+        for article in session.scalars(select(Article)):
+            for url in article.urls:
+                owner[url_key(url.url)] = article.id
+        # the copy whose text is the original's is that article: one row, its URL joins urls
+        assert owner[url_key(MOBILE_COPY)] == owner[url_key(ORIGINAL)]
+        # the page whose text differs cannot merge itself into the article it names
+        assert owner[url_key(IMPOSTOR)] != owner[url_key(CLAIMED)]
+        assert len(set(owner.values())) == GOLDEN["counts"]["articles_stored"] + 1
+
+
+def test_a_copy_on_another_host_joins_the_stored_article_it_names(
+    crawled_archive: Path, site: FixtureSite, tmp_path: Path
+) -> None:
+    config = with_mobile_host(recrawl(crawled_archive, site, tmp_path))
+    crawl(config, site)
+    check_canonical_claims(tmp_path / "archive.db")
+
+
+def test_a_copy_and_its_original_fetched_in_one_crawl_are_one_article(
+    site: FixtureSite, tmp_path: Path
+) -> None:
+    config = with_mobile_host(make_config(tmp_path))
+    crawl(config, site)
+    check_canonical_claims(tmp_path / "archive.db")

@@ -40,6 +40,14 @@ def canonical_url(fetched: str, declared: str | None) -> str:
     return clean_url(fetched)
 
 
+def claimed_canonical(fetched: str, declared: str | None) -> str | None:
+    """Give a rel=canonical naming another site's URL: believed only once the archive finds
+    that article's text to be this page's (``articles.store_article``)."""
+    if declared and not same_site(declared, fetched):
+        return clean_url(declared)
+    return None
+
+
 class ExtractPipeline:
     """Turns a fetched page into an article (trafilatura), or drops it with the reason."""
 
@@ -130,6 +138,7 @@ class ArchivePipeline:
             mentions=tuple(articles.MentionRecord(m.entity, m.spans) for m in item.mentions),
             signature=dedup.signature(extracted.text),
             content_hash=dedup.content_hash(extracted.title, extracted.text),
+            claimed_canonical=claimed_canonical(item.url, extracted.canonical_url),
         )
         with self.sessions.begin() as session:
             result = articles.store_article(session, record, datetime.now(UTC))

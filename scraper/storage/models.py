@@ -94,6 +94,9 @@ class Article(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), index=True)
+    # the url_key of a rel=canonical on another host, not (yet) verified: when that article
+    # is stored with the same text, this one joins it (revision 0004)
+    claimed_canonical_key: Mapped[str | None] = mapped_column(String(2048), index=True)
 
     story: Mapped[Story] = relationship(back_populates="articles")
     urls: Mapped[list[ArticleUrl]] = relationship(

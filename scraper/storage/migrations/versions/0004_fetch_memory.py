@@ -3,7 +3,8 @@
 ``fetch_memory`` remembers every page a crawl fetched (articles stored or dropped, failures,
 discovery pages with their validators) and replaces ``fetch_cache``, whose discovery
 validators it takes over. ``robots_txt`` keeps each origin's last robots.txt so that a
-revalidation answered 304 keeps its rules.
+revalidation answered 304 keeps its rules. ``articles.claimed_canonical_key`` keeps a
+cross-host rel=canonical until the article it names is stored and its text compared.
 
 Revision ID: 0004
 Revises: 0003
@@ -51,9 +52,17 @@ def upgrade() -> None:
         "FROM fetch_cache"
     )
     op.drop_table("fetch_cache")
+    # plain ALTER TABLE ADD COLUMN (SQLite has it): a batch copy of articles would drop the
+    # full-text triggers that hang on it
+    op.add_column("articles", sa.Column("claimed_canonical_key", sa.String(length=2048)))
+    op.create_index(
+        op.f("ix_articles_claimed_canonical_key"), "articles", ["claimed_canonical_key"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_articles_claimed_canonical_key"), table_name="articles")
+    op.drop_column("articles", "claimed_canonical_key")
     op.create_table(
         "fetch_cache",
         sa.Column("url", sa.String(length=2048), nullable=False),
