@@ -187,11 +187,11 @@ def article_json(article: Article, snippet: str) -> dict[str, Any]:
         "title": article.title,
         "published_at": article.published_at.isoformat() if article.published_at else None,
         "first_seen_at": article.first_seen_at.isoformat(),
-        "updated_at": updated_at.isoformat() if (updated_at := last_update(article)) else None,
         "source": article.source,
         "entities": [m.entity for m in article.mentions],
         "story_id": article.story_id,
         "snippet": snippet,
+        "updated_at": updated_at.isoformat() if (updated_at := last_update(article)) else None,
     }
 
 
