@@ -13,14 +13,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import feedparser
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scraper.config import load_config
 from scraper.core.urls import url_key
 from scraper.storage.engine import make_engine, session_factory
 from scraper.storage.models import Article, CrawlError, FetchMemory
 from tests.conftest import dramawatch, make_config
 from tests.site import EXPECTED, FixtureSite
+from web.app import create_app
 
 GOLDEN: dict[str, Any] = json.loads(EXPECTED.read_text(encoding="utf-8"))
 PHOTO_DIARY = "http://seoulscreen.test/stories/park-sung-hoon-photo-diary"
@@ -184,6 +187,7 @@ def test_an_rss_atom_updated_that_moves_updates_the_article_in_place(
         after = session.get_one(Article, article_id)
         assert "Correction: the chart position" in after.text
         assert after.first_seen_at == first_seen and after.updated_at > first_seen
+        story_id, updated_at = after.story_id, after.updated_at
     # the next digest lists the story under "Updated", not as new
     second_digest = dramawatch(config, "digest")
     assert second_digest.returncode == 0, second_digest.stderr[-2000:]
@@ -191,6 +195,15 @@ def test_an_rss_atom_updated_that_moves_updates_the_article_in_place(
     assert "0 new stories" in text
     updated_section = text[text.index("== Updated (1) ==") :]
     assert "Netflix" in updated_section
+    # the web feed's entry for the story moves its <updated> to the update
+    app = create_app(
+        session_factory(make_engine(f"sqlite:///{tmp_path / 'archive.db'}")),
+        load_config(config),
+        clock=lambda: datetime.now(UTC),
+    )
+    atom = feedparser.parse(app.test_client().get("/feed.atom").data)
+    story_entry = next(e for e in atom.entries if e.id.endswith(f"/stories/{story_id}"))
+    assert story_entry.updated == updated_at.isoformat().replace("+00:00", "Z")
     search = dramawatch(config, "search", "--format", "json", "Netflix")
     rows = {row["id"]: row for row in json.loads(search.stdout)}
     assert rows[article_id]["updated_at"] is not None
