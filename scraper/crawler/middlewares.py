@@ -109,7 +109,11 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
             return pending
         placeholder: Deferred[Any] = Deferred()
         self._parsers[netloc] = placeholder
-        parser = await self._read_rules(request)
+        try:
+            parser = await self._read_rules(request)
+        except Exception as exc:  # the archive failed us: the waiters must still be answered
+            logger.exception("robots.txt of %s could not be kept or read", netloc)
+            parser = self._unreadable(request, f"{netloc}/robots.txt", type(exc).__name__)
         self._parsers[netloc] = parser
         self._read_at[netloc] = datetime.now(UTC)
         self._stats.inc_value("robotstxt/request_count")
