@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from scraper.crawler.middlewares import MAX_TRANSIENT_FAILURES, FetchMemoryMiddleware
@@ -132,3 +133,17 @@ def test_transient_failures_count_up_and_a_verdict_resets_them(
     with sessions() as session:
         final = fetch_memory.recall(session, KEY)
     assert final is not None and final.verdict == "failed permanent" and final.failures == 0
+
+
+def test_a_page_that_is_not_text_is_remembered_as_not_an_article(
+    sessions: sessionmaker[Session],
+) -> None:
+    memory = middleware(sessions)
+    request = article()
+    memory.process_request(request)
+    pdf = Response(URL, status=200, body=b"%PDF-1.7", request=request)
+    assert memory.process_response(request, pdf) is pdf
+    memory.flush()
+    with sessions() as session:
+        found = fetch_memory.recall(session, KEY)
+    assert found is not None and found.verdict == "not an article"

@@ -13,7 +13,7 @@ from scrapy import signals as scrapy_signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
@@ -265,7 +265,9 @@ class FetchMemoryMiddleware:
         if response.status == 304 and remembered is not None:
             self._remember(request, response, remembered.verdict)
             raise IgnoreRequest(f"not modified since the last crawl: {request.url}")
-        if response.status in self.transient_codes:
+        if response.status == 200 and not isinstance(response, TextResponse):
+            self._remember(request, response, "not an article")  # a PDF, an image...
+        elif response.status in self.transient_codes:
             self._remember(request, response, "failed transient")
         elif response.status >= 300 and response.status not in (301, 302, 303, 307, 308):
             self._remember(request, response, "failed permanent")
