@@ -10,6 +10,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from sqlalchemy.orm import Session, sessionmaker
 
+from scraper.crawler.cluster import RequestCodec
 from scraper.crawler.middlewares import MAX_TRANSIENT_FAILURES, FetchMemoryMiddleware
 from scraper.storage import fetch_memory
 from scraper.storage.fetch_memory import Fetched, Robots
@@ -147,3 +148,14 @@ def test_a_page_that_is_not_text_is_remembered_as_not_an_article(
     with sessions() as session:
         found = fetch_memory.recall(session, KEY)
     assert found is not None and found.verdict == "not an article"
+
+
+def test_a_let_through_request_can_still_be_queued_in_redis(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions.begin() as session:
+        fetch_memory.remember(session, [fetched("stored")])
+    request = article(modified_at=NOW + timedelta(hours=1))
+    middleware(sessions).process_request(request)
+    queued = RequestCodec.loads(RequestCodec.dumps(request.to_dict()))  # a redirect is re-queued
+    assert queued["meta"]["remembered"]["etag"] == '"v1"'

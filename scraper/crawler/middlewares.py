@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -244,7 +245,8 @@ class FetchMemoryMiddleware:
             remembered = fetch_memory.recall(session, url_key(request.url))
         if remembered is None:
             return None
-        request.meta["remembered"] = remembered
+        # as plain values: a redirected request may be queued in Redis (cluster.RequestCodec)
+        request.meta["remembered"] = dataclasses.asdict(remembered)
         if remembered.verdict == "failed transient":
             if remembered.failures < MAX_TRANSIENT_FAILURES:
                 return None
@@ -261,7 +263,7 @@ class FetchMemoryMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         if not request.meta.get("article"):
             return response
-        remembered: fetch_memory.Fetched | None = request.meta.get("remembered")
+        remembered = remembered_of(request)
         if response.status == 304 and remembered is not None:
             self._remember(request, response, remembered.verdict)
             raise IgnoreRequest(f"not modified since the last crawl: {request.url}")
@@ -293,7 +295,7 @@ class FetchMemoryMiddleware:
     ) -> None:
         if request is None or not request.meta.get("article"):
             return
-        remembered: fetch_memory.Fetched | None = request.meta.get("remembered")
+        remembered = remembered_of(request)
         failures = 0
         if verdict == "failed transient":
             failures = 1 + (remembered.failures if remembered else 0)
@@ -335,6 +337,12 @@ class FetchMemoryMiddleware:
 
     def spider_closed(self, reason: str) -> None:
         self.flush()
+
+
+def remembered_of(request: Request) -> fetch_memory.Fetched | None:
+    """Give what the memory held for the request when it was let through, if anything."""
+    found: dict[str, Any] | None = request.meta.get("remembered")
+    return fetch_memory.Fetched(**found) if found is not None else None
 
 
 def changed_since(remembered: fetch_memory.Fetched, request: Request) -> bool:
