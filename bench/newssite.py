@@ -15,7 +15,8 @@ for the extraction bound while this module serves them from another process.
 (crawlers use ``http_proxy=http://127.0.0.1:PORT``), with ETag / Last-Modified / 304, gzip,
 keep-alive and counters per kind of resource; it prints one JSON line (port, sources, totals)
 when ready. The control host ``bench.control`` answers ``/stats`` and ``/reset``, and
-``/publish?n=K`` adds K new articles (feeds and sitemaps change accordingly).
+``/publish?n=K`` adds K new articles (feeds and sitemaps change accordingly); ``/reserve``
+serves feeds and sitemaps again with new bytes and validators but the same entries.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import random
 import signal
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from html import escape
@@ -1105,6 +1106,21 @@ class Server:
                 if resource.gzipped is None or resource.kind != "article":
                     resource.gzipped = gzip.compress(resource.body, compresslevel=5, mtime=0)
             payload = {"added": len(added), "on_topic": sum(a.on_topic for a in added)}
+        elif parts.path == "/reserve":
+            # feeds and sitemaps served again with new bytes and validators but no new entry
+            # (a regenerated <lastBuildDate>, say), as live outlets do between two crawls
+            moment = datetime.now(UTC).replace(microsecond=0)
+            touched = 0
+            for key, resource in list(self.site.resources.items()):
+                if resource.kind in ("feed", "sitemap"):
+                    stamp = f"<!-- served {moment.isoformat()} -->\n".encode()
+                    again = replace(
+                        resource, body=resource.body + stamp, last_modified=moment, etag=""
+                    )  # a new ETag, from the new bytes
+                    again.gzipped = gzip.compress(again.body, compresslevel=5, mtime=0)
+                    self.site.resources[key] = again
+                    touched += 1
+            payload = {"reserved": touched}
         else:
             payload = self.stats.as_json()
         body = json.dumps(payload).encode()

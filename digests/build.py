@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -52,6 +52,7 @@ class ArticleRow:
     first_seen_at: datetime
     entities: tuple[str, ...]
     snippet: str
+    updated_at: datetime | None = None  # the last in-place update of its text, if any
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ class DigestView:
     names: tuple[NameCount, ...]
     charts: tuple[Chart, ...]
     chart_range: str
+    # stories seen before the window whose articles were updated in it, last update first
+    updated: tuple[StoryEntry, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -283,12 +286,16 @@ def build_digest(
     window_end: datetime,
     generated_at: datetime,
     timezone: str,
+    updated: Sequence[StoryRow] = (),
 ) -> DigestView:
     """Give the digest of the window's new stories: grouped by the first watched name each
     mentions (dramas, then people), newest first in each group, with counts and the
     mentions-per-day chart of the 14 days ending with the window.
 
-    ``window_start`` None means the window holds everything archived before ``window_end``.
+    ``updated`` are stories first seen earlier whose articles were updated in the window:
+    listed apart, last update first, never counted as new (a story new in the window is
+    only new). ``window_start`` None means the window holds everything archived before
+    ``window_end``.
     """
     zone = ZoneInfo(timezone)
     order = _entity_order(watch, (e for s in stories for a in s.articles for e in a.entities))
@@ -341,7 +348,27 @@ def build_digest(
         names=names,
         charts=charts,
         chart_range=chart_range,
+        updated=_updated_entries(updated, {s.story_id for s in stories}, watch, zone),
     )
+
+
+def _updated_entries(
+    updated: Sequence[StoryRow], new: set[int], watch: Sequence[WatchName], zone: ZoneInfo
+) -> tuple[StoryEntry, ...]:
+    """Give the entries of updated stories, dated by their last update, last first."""
+    order = _entity_order(watch, (e for s in updated for a in s.articles for e in a.entities))
+    entries = []
+    for story in updated:
+        times = [a.updated_at for a in story.articles if a.updated_at is not None]
+        if story.story_id in new or not times:
+            continue
+        last = max(times)
+        entry = _entry(story, order, zone)
+        entries.append(
+            (last, replace(entry, when=format_local(last, zone), when_iso=last.isoformat()))
+        )
+    entries.sort(key=lambda pair: (pair[0], pair[1].story_id), reverse=True)
+    return tuple(entry for _, entry in entries)
 
 
 def build_index(digests: Sequence[DigestRow], timezone: str) -> tuple[IndexEntry, ...]:

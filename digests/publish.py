@@ -41,7 +41,7 @@ from scraper.storage import digests as digest_records
 from scraper.storage import leases
 from scraper.storage import search as archive_search
 from scraper.storage.engine import Session, Sessions
-from scraper.storage.models import Digest
+from scraper.storage.models import Digest, Story
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +174,7 @@ def _record(
             window_end=end,
             generated_at=now,
             timezone=digest.timezone,
+            updated=updated_story_rows(session, start, end),
         )
     html, text = render_html(view), render_text(view)
     staged = (_stage(digest.output_dir, html), _stage(digest.output_dir, text))
@@ -283,28 +284,39 @@ def chart_start(window_end: datetime, timezone: str) -> datetime:
 def story_rows(session: Session, start: datetime, end: datetime) -> list[StoryRow]:
     """Give the stories first seen in ``[start, end)`` with their copies seen before ``end``."""
     stories = digest_records.stories_first_seen(session, start, end)
+    return [_story_row(story, end) for story in stories]
+
+
+def updated_story_rows(session: Session, start: datetime, end: datetime) -> list[StoryRow]:
+    """Give the stories first seen before ``start`` with an article updated in place in
+    ``[start, end)`` (the digest's "Updated" section)."""
+    stories = digest_records.stories_updated(session, start, end)
+    return [_story_row(story, end) for story in stories]
+
+
+def _story_row(story: Story, end: datetime) -> StoryRow:
     everything = archive_search.SearchQuery()
-    return [
-        StoryRow(
-            story_id=story.id,
-            title=story.title,
-            first_seen_at=story.first_seen_at,
-            articles=tuple(
-                ArticleRow(
-                    source=article.source,
-                    url=article.canonical_url,
-                    title=article.title,
-                    published_at=article.published_at,
-                    first_seen_at=article.first_seen_at,
-                    entities=tuple(m.entity for m in article.mentions),
-                    snippet=archive_search.make_snippet(article, everything),
-                )
-                for article in story.articles
-                if article.first_seen_at < end
-            ),
-        )
-        for story in stories
-    ]
+    return StoryRow(
+        story_id=story.id,
+        title=story.title,
+        first_seen_at=story.first_seen_at,
+        articles=tuple(
+            ArticleRow(
+                source=article.source,
+                url=article.canonical_url,
+                title=article.title,
+                published_at=article.published_at,
+                first_seen_at=article.first_seen_at,
+                entities=tuple(m.entity for m in article.mentions),
+                snippet=archive_search.make_snippet(article, everything),
+                updated_at=(
+                    article.updated_at if article.first_seen_at < article.updated_at < end else None
+                ),
+            )
+            for article in story.articles
+            if article.first_seen_at < end
+        ),
+    )
 
 
 def mention_rows(session: Session, start: datetime, end: datetime) -> list[MentionRow]:

@@ -262,6 +262,8 @@ def test_snippet_and_json_shape(searchable: sessionmaker[Session]) -> None:
         "entities",
         "story_id",
         "snippet",
+        "updated_at",
     ]
+    assert data["updated_at"] is None  # never updated in place
     assert "stickers" in data["snippet"]
     assert data["published_at"].endswith("+00:00")

@@ -54,6 +54,7 @@ from scraper.crawler.spiders.worker import SharedBudget, WorkerSpider
 from tests.conftest import cli_env, dramawatch
 from tests.site import CONFIG as SITE_CONFIG
 from tests.site import EXPECTED, FixtureSite
+from tests.test_recrawl import PHOTO_DIARY, SEOULSCREEN_ROBOTS, article_hits, republish
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -445,6 +446,19 @@ def test_two_workers_crawl_like_one_process(
         assert run_totals(postgres_url) == single_run
         assert summary.startswith(f"crawl run 1 finished: {single_run[0]} pages, "
                                   f"{single_run[1]} new")
+
+        # a second distributed run of the republished site: robots.txt is revalidated (304)
+        # and keeps its rules, and no page fetched by the first run is requested again
+        republish(site)
+        site.clear_log()
+        again = dramawatch(
+            SITE_CONFIG, "crawl", "--distributed", site=site,
+            DRAMAWATCH_DATABASE_URL=postgres_url, DRAMAWATCH_REDIS_URL=redis_url,
+        )
+        assert again.returncode == 0, again.stderr[-3000:]
+        revalidated = [r.status for r in site.access_log if r.url == SEOULSCREEN_ROBOTS]
+        assert revalidated and set(revalidated) == {304}
+        assert site.hits(PHOTO_DIARY) == 0 and article_hits(site) == []
 
         print(f"\nfixture site, 2 workers: {pages.total()} page fetches "
               f"(+{robots.total()} robots.txt), seeded to drained in {two_workers_s:.1f} s")

@@ -301,3 +301,34 @@ def test_build_is_pure() -> None:
     }
     assert not imported & {"sqlalchemy", "scrapy", "time", "os", "jinja2"}
     assert ".now(" not in source and "today(" not in source
+
+
+def test_updated_stories_are_listed_apart_never_as_new() -> None:
+    fresh = story(1, "New this window", article(("Kim Soo-hyun",), 2))
+    earlier = END - timedelta(days=3)
+    revised = ArticleRow(
+        source="K-Wave Daily",
+        url="https://kwave.example/revised",
+        title="Revised copy",
+        published_at=earlier,
+        first_seen_at=earlier,
+        entities=("Kim Ji-won",),
+        snippet="snippet",
+        updated_at=END - timedelta(hours=1),
+    )
+    old = StoryRow(2, "Seen days ago, revised now", earlier, (revised,))
+    new_and_revised = story(3, "New and revised", article(("Kim Ji-won",), 3))
+    view = build_digest(
+        [fresh, new_and_revised],
+        [],
+        WATCH,
+        window_start=START,
+        window_end=END,
+        generated_at=END,
+        timezone="Asia/Seoul",
+        updated=[old, new_and_revised],
+    )
+    assert view.story_count == 2
+    assert [s.story_id for s in view.updated] == [2]
+    assert view.updated[0].when_iso == (END - timedelta(hours=1)).isoformat()
+    assert 2 not in {s.story_id for g in view.groups for s in g.stories}

@@ -188,3 +188,33 @@ def test_index_page_escapes_and_links_files() -> None:
         "digest-1.html",
         "digest-1.txt",
     ]
+
+
+def test_updated_stories_have_their_own_section() -> None:
+    seen = END - timedelta(days=5)
+    revised = ArticleRow(
+        "K-Wave Daily",
+        "https://kwave.example/revised",
+        "<b>Revised</b> & corrected",
+        seen,
+        seen,
+        ("Kim Soo-hyun",),
+        "snippet",
+        updated_at=END - timedelta(hours=2),
+    )
+    digest = build_digest(
+        [],
+        [],
+        WATCH,
+        window_start=END - timedelta(days=1),
+        window_end=END,
+        generated_at=END,
+        timezone="Asia/Seoul",
+        updated=[StoryRow(99, "<b>Revised</b> & corrected", seen, (revised,))],
+    )
+    html, text = render_html(digest), render_text(digest)
+    page = Page(html)
+    assert "Updated 1" in page.all_text() and "<b>" not in html
+    assert "&lt;b&gt;Revised&lt;/b&gt; &amp; corrected" in html
+    assert "Nothing new in this window." in text  # an update is never new
+    assert "== Updated (1) ==" in text and "* <b>Revised</b> & corrected" in text

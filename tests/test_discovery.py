@@ -60,6 +60,7 @@ def test_rss2_wordpress_feed() -> None:
             f"{SSD}/2024/04/20/park-sung-hoon-villain-interview/",
             datetime(2024, 4, 20, 12, 0, tzinfo=KST),
             "Park Sung-hoon explains his villain",
+            modified_at=datetime(2024, 4, 20, 12, 0, tzinfo=KST),  # its dc:date
         ),
         # the repeated finale link is dropped
         Candidate(f"{SSD}/2024/04/10/undated-story/", None, "A story with no date"),
@@ -73,11 +74,13 @@ def test_atom_feed_uses_html_alternate_links_and_xml_base() -> None:
             "https://kwaveinsider.example/interviews/kim-ji-won-hong-hae-in-interview",
             datetime(2024, 5, 2, 14, 0, tzinfo=UTC),
             "Kim Ji-won on Playing Hong Hae-in: ‘I Wanted Her Pride to Crack Slowly’",
+            modified_at=datetime(2024, 5, 2, 16, 45, 10, tzinfo=UTC),  # its <updated>
         ),
         Candidate(
             "https://kwaveinsider.example/news/lee-joo-bin-cheon-da-hye",
             datetime(2024, 5, 1, 9, 30, tzinfo=KST),  # only <updated>
             "Lee Joo-bin on comic timing",
+            modified_at=datetime(2024, 5, 1, 9, 30, tzinfo=KST),
         ),
     ]
 
@@ -111,6 +114,27 @@ def test_rss1_rdf_feed() -> None:
     ]
     assert candidates[0].published_at == datetime(2024, 5, 3, 17, 20, tzinfo=UTC)
     assert candidates[1].published_at == datetime(2024, 5, 2, tzinfo=UTC)
+
+
+def test_feed_entries_give_their_modification_dates() -> None:
+    feed = b"""<?xml version="1.0"?>
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"
+     xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>t</title>
+<item><title>a</title><link>https://x.example/a</link>
+  <pubDate>Mon, 29 Apr 2024 00:00:00 GMT</pubDate>
+  <atom:updated>2024-04-30T08:00:00Z</atom:updated></item>
+<item><title>b</title><link>https://x.example/b</link>
+  <pubDate>Mon, 29 Apr 2024 00:00:00 GMT</pubDate>
+  <dc:modified>2024-05-01T09:00:00+09:00</dc:modified></item>
+<item><title>c</title><link>https://x.example/c</link>
+  <pubDate>Mon, 29 Apr 2024 00:00:00 GMT</pubDate></item>
+</channel></rss>"""
+    found = {c.url[-1]: c.modified_at for c in parse_feed(feed, "https://x.example/feed")}
+    assert found == {
+        "a": datetime(2024, 4, 30, 8, tzinfo=UTC),
+        "b": datetime(2024, 5, 1, 9, tzinfo=KST),
+        "c": None,
+    }
 
 
 def test_rss091_feed_without_dates_and_with_html_entities() -> None:
@@ -240,10 +264,12 @@ def test_urlset() -> None:
         Candidate(
             f"{SSD}/2024/04/29/queen-of-tears-finale-rating/",
             datetime(2024, 4, 30, 2, 2, 41, tzinfo=UTC),
+            modified_at=datetime(2024, 4, 30, 2, 2, 41, tzinfo=UTC),  # <lastmod>
         ),
         Candidate(
             f"{SSD}/2024/04/27/lovely-runner-episode-ratings/",  # whitespace around <loc>
             datetime(2024, 4, 27, tzinfo=UTC),
+            modified_at=datetime(2024, 4, 27, tzinfo=UTC),
         ),
         Candidate(f"{SSD}/2024/04/20/park-sung-hoon-villain-interview/", None),  # bad lastmod
         Candidate(f"{SSD}/2024/04/18/queen-of-tears-ost-album/", None),  # relative loc
@@ -255,8 +281,16 @@ def test_sitemap_index() -> None:
     sitemap = parse_sitemap(fixture("sitemap_index.xml"), f"{SSD}/sitemap_index.xml")
     assert sitemap.urls == []
     assert sitemap.children == [
-        Candidate(f"{SSD}/post-sitemap1.xml", datetime(2024, 4, 30, 2, 2, 41, tzinfo=UTC)),
-        Candidate(f"{SSD}/post-sitemap2.xml.gz", datetime(2024, 3, 31, 23, 59, 59, tzinfo=KST)),
+        Candidate(
+            f"{SSD}/post-sitemap1.xml",
+            datetime(2024, 4, 30, 2, 2, 41, tzinfo=UTC),
+            modified_at=datetime(2024, 4, 30, 2, 2, 41, tzinfo=UTC),
+        ),
+        Candidate(
+            f"{SSD}/post-sitemap2.xml.gz",
+            datetime(2024, 3, 31, 23, 59, 59, tzinfo=KST),
+            modified_at=datetime(2024, 3, 31, 23, 59, 59, tzinfo=KST),
+        ),
         Candidate(f"{SSD}/news-sitemap.xml", None),
     ]
 
@@ -269,6 +303,7 @@ def test_google_news_sitemap_prefers_publication_date() -> None:
             "https://www.hanryuscreen.example/news/articleView.html?idxno=310245",
             datetime(2024, 4, 29, 8, 5, tzinfo=KST),  # not the later <lastmod>
             "'눈물의 여왕', tvN 역대 최고 시청률로 유종의 미",
+            modified_at=datetime(2024, 4, 29, 9, 40, tzinfo=KST),  # which says it changed
         ),
         Candidate(
             "https://www.hanryuscreen.example/news/articleView.html?idxno=310101&sc_section_code=S1N1",
@@ -319,8 +354,9 @@ def test_huge_sitemap_is_streamed() -> None:
     ).encode()
     sitemap = parse_sitemap(gzip.compress(body, compresslevel=1), "https://news.example/")
     assert len(sitemap.urls) == count
+    day = datetime(2024, 4, 29, tzinfo=UTC)
     assert sitemap.urls[-1] == Candidate(
-        f"https://news.example/2024/story-{count - 1}", datetime(2024, 4, 29, tzinfo=UTC)
+        f"https://news.example/2024/story-{count - 1}", day, modified_at=day
     )
 
 

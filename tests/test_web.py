@@ -676,7 +676,7 @@ def test_api_search_gives_the_cli_objects(client: FlaskClient, fixture: Fixture)
     assert got == json.loads(json.dumps(expected))
     assert set(got[0]) == {
         "id", "url", "urls", "title", "published_at", "first_seen_at", "source", "entities",
-        "story_id", "snippet",
+        "story_id", "snippet", "updated_at",
     }
     assert {row["id"] for row in got} == {fixture.ids["finale"], fixture.ids["finale_copy"]}
 

@@ -74,6 +74,7 @@ __all__ = [
     "ROWS",
     "SEED",
     "SIGNATURE_BYTES",
+    "SAME_DOCUMENT",
     "THRESHOLD",
     "WORD_SHINGLE",
     "SignatureError",
@@ -82,6 +83,7 @@ __all__ = [
     "content_hash",
     "shingles",
     "signature",
+    "same_document",
     "similarity",
 ]
 
@@ -91,6 +93,9 @@ NUM_PERM = 128
 BANDS = 64
 ROWS = 2
 THRESHOLD = 0.25
+# a syndicated copy with other boilerplate scores about 0.9 exactly (table above); the same
+# page served on a mobile or AMP host, its chrome removed by extraction, scores near 1.0
+SAME_DOCUMENT = 0.9
 SEED = 20240501
 WORD_SHINGLE = 3
 CHAR_SHINGLE = 5
@@ -188,6 +193,12 @@ def similarity(a: bytes, b: bytes) -> float:
     if _is_empty(values_a) or _is_empty(values_b):
         return 0.0
     return float(np.count_nonzero(values_a == values_b)) / NUM_PERM
+
+
+def same_document(a: bytes, b: bytes) -> bool:
+    """Return whether two signatures are one document's text (estimate >= SAME_DOCUMENT):
+    what a copy on another host must reach for its rel=canonical claim to be believed."""
+    return similarity(a, b) >= SAME_DOCUMENT
 
 
 def choose_story(sig: bytes, candidates: Iterable[tuple[int, int, bytes]]) -> int | None:

@@ -147,13 +147,18 @@ class DiscoveryError(Exception):
 
 @dataclass(frozen=True)
 class Candidate:
-    """A URL worth fetching, with the date, title and publisher its feed or sitemap gave."""
+    """A URL worth fetching, with the dates, title and publisher its feed or sitemap gave.
+
+    ``modified_at`` is the entry's own modification date (RSS atom:updated or dc:modified,
+    Atom <updated>, sitemap <lastmod>): a later one on the next crawl means it changed.
+    """
 
     url: str
     published_at: datetime | None
     title: str | None = None
     # the outlet an aggregator's item names: RSS <source>, Bing's <News:Source>
     publisher: str | None = None
+    modified_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -214,9 +219,12 @@ def parse_feed(body: bytes, base_url: str) -> list[Candidate]:
         url = absolute_http_url(_entry_link(entry), base_url)
         if url is None or url in candidates:
             continue
-        published_at = _entry_published_at(entry, naive_zone)
         candidates[url] = Candidate(
-            url, published_at, _title(entry.get("title")), _entry_publisher(entry)
+            url,
+            _entry_published_at(entry, naive_zone),
+            _title(entry.get("title")),
+            publisher=_entry_publisher(entry),
+            modified_at=_entry_modified_at(entry, naive_zone),
         )
     return list(candidates.values())
 
@@ -273,6 +281,23 @@ def _entry_published_at(entry: Any, naive_zone: tzinfo) -> datetime | None:
                 return datetime(*parsed[:6], tzinfo=UTC)
             except ValueError:
                 continue
+    return None
+
+
+def _entry_modified_at(entry: Any, naive_zone: tzinfo) -> datetime | None:
+    """The entry's modification date: Atom <updated> or RSS atom:updated / dcterms:modified
+    (feedparser's "updated"), else RSS dc:modified."""
+    for key in ("updated", "dc_modified"):
+        raw = dict.get(entry, key)
+        # our parser first, as for publication dates: a zoneless date is the feed's zone
+        if isinstance(raw, str) and (found := parse_datetime(raw, naive_zone)):
+            return found
+    parsed: time.struct_time | None = dict.get(entry, "updated_parsed")
+    if parsed is not None and EARLIEST_YEAR <= parsed.tm_year <= LATEST_YEAR:
+        try:
+            return datetime(*parsed[:6], tzinfo=UTC)
+        except ValueError:
+            pass
     return None
 
 
@@ -356,7 +381,8 @@ def _sitemap_candidate(entry: Any, base_url: str) -> Candidate | None:
     for key in ("publication_date", "lastmod"):
         if key in values and (published_at := parse_datetime(values[key], naive_zone)):
             break
-    return Candidate(url, published_at, _title(values.get("title")))
+    modified_at = parse_datetime(values["lastmod"], naive_zone) if "lastmod" in values else None
+    return Candidate(url, published_at, _title(values.get("title")), modified_at=modified_at)
 
 
 def _local_name(element: Any) -> str:

@@ -352,6 +352,8 @@ def on_domains(url: str, domains: Iterable[str]) -> bool:
         return False
     host = parts.host
     return any(host == domain or host.endswith("." + domain) for domain in domains)
+
+
 # What an href must never hold: controls, spaces, bidi controls (which reorder the text around
 # the link), quotes that would end an attribute if escaping ever failed, and the backslash
 # browsers read as a slash (``<`` and ``>`` are escaped by the templates and percent-encoded

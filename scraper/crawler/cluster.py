@@ -67,7 +67,7 @@ from scraper.crawler.middlewares import CanonicalFingerprinter
 from scraper.crawler.resources import attach
 from scraper.crawler.spiders.news import NewsSpider
 from scraper.crawler.spiders.worker import WorkerSpider
-from scraper.storage import fetch_cache
+from scraper.storage import fetch_memory
 from scraper.storage import runs as run_history
 from scraper.storage.articles import StoreStatus
 from scraper.storage.engine import Sessions, make_engine, session_factory, upgrade
@@ -779,7 +779,7 @@ def store_validators(server: Any, sessions: Sessions) -> int:
             if url in spoiled:
                 continue
             etag, modified = json.loads(raw)
-            fetch_cache.store_validators(session, url, etag, modified, now)
+            fetch_memory.remember_discovery(session, url, etag, modified, now)
             stored += 1
     return stored
 

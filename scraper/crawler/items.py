@@ -8,6 +8,7 @@ from datetime import datetime
 from scraper.core.extract import Extracted
 from scraper.core.match import Mention
 from scraper.storage.articles import StoreStatus
+from scraper.storage.fetch_memory import Verdict
 
 
 @dataclass
@@ -24,3 +25,4 @@ class PageItem:
     article_id: int | None = None
     story_id: int | None = None
     status: StoreStatus | None = None
+    verdict: Verdict | None = None  # why a pipeline dropped it (the fetch memory keeps it)

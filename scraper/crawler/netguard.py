@@ -39,9 +39,10 @@ from twisted.internet.defer import Deferred
 from twisted.internet.error import DNSLookupError
 from w3lib.url import safe_url_string
 
-from scraper.config import Config, load_config
+from scraper.config import Config
 from scraper.core.netguard import REFUSED_REASON, is_private_host, is_public_address
 from scraper.crawler import signals as dramawatch_signals
+from scraper.crawler.resources import resources
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +83,11 @@ class GuardedResolver(CachingThreadedResolver):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, reactor: ReactorBase) -> GuardedResolver:
+        # Scrapy builds the resolver with the CrawlerProcess standing in for a crawler (it
+        # reads settings only); the config is that of the crawl the process runs
         settings = crawler.settings
-        config = load_config(settings.get("DRAMAWATCH_CONFIG"))
+        crawl = next(iter(getattr(crawler, "crawlers", ())), crawler)
+        config = resources(crawl).config
         proxies = {(urlsplit(url).hostname or "").lower() for url in getproxies().values()}
         return cls(
             reactor,
@@ -134,7 +138,7 @@ class NetGuardMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> NetGuardMiddleware:
-        config = load_config(crawler.settings.get("DRAMAWATCH_CONFIG"))
+        config = resources(crawler).config
         if config.crawl.allow_private_networks:
             raise NotConfigured("crawl.allow_private_networks is true")
         return cls(crawler, config)

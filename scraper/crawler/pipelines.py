@@ -54,6 +54,14 @@ def canonical_url(fetched: str, declared: str | None) -> str:
     return clean_url(fetched)
 
 
+def claimed_canonical(fetched: str, declared: str | None) -> str | None:
+    """Give a rel=canonical naming another site's URL: believed only once the archive finds
+    that article's text to be this page's (``articles.store_article``)."""
+    if declared and not same_site(declared, fetched):
+        return clean_url(declared)
+    return None
+
+
 class ExtractPipeline:
     """Turns a fetched page into an article (trafilatura), or drops it with the reason."""
 
@@ -76,6 +84,7 @@ class ExtractPipeline:
             )
         )
         if isinstance(result, Rejected):
+            item.verdict = "not an article"
             self.crawler.signals.send_catch_log(
                 signal=signals.page_failed, source=item.source, url=item.url, reason=result.reason
             )
@@ -84,6 +93,7 @@ class ExtractPipeline:
         if self.max_age_days and published:
             age = datetime.now(UTC) - published
             if age > timedelta(days=self.max_age_days):
+                item.verdict = "too old"
                 raise DropItem(f"{item.url}: published {age.days} days ago")
         item.extracted = result
         item.html = ""  # the page is no longer needed; keep memory flat on big crawls
@@ -116,6 +126,7 @@ class MatchPipeline:
             ),
         )
         if not verdict.stored:
+            item.verdict = "off-topic"
             raise DropItem(f"{item.url}: {verdict.reason}")
         item.mentions = list(verdict.counted)
         return item
@@ -150,6 +161,7 @@ class ArchivePipeline:
             mentions=tuple(articles.MentionRecord(m.entity, m.spans) for m in item.mentions),
             signature=dedup.signature(extracted.text),
             content_hash=dedup.content_hash(extracted.title, extracted.text),
+            claimed_canonical=claimed_canonical(item.url, extracted.canonical_url),
         )
         with self.sessions.begin() as session:
             result = articles.store_article(session, record, datetime.now(UTC))

@@ -66,8 +66,9 @@ DOWNLOADER_MIDDLEWARES = {
     # first: a link or redirect to a loopback, LAN or metadata address is refused before
     # anything else (robots.txt included) sends a byte there
     "scraper.crawler.netguard.NetGuardMiddleware": 40,
-    # before the robots.txt and download steps: an archived article is not fetched again
-    "scraper.crawler.middlewares.SkipArchivedMiddleware": 50,
+    # before the robots.txt and download steps: an article page fetched before (stored or
+    # dropped) is not fetched again unless its feed or sitemap entry says it changed
+    "scraper.crawler.middlewares.FetchMemoryMiddleware": 50,
     # Scrapy 2.19's own ignores robots.txt for the third and later requests that wait on a
     # host's robots.txt; ours hands every waiting request the parser
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,

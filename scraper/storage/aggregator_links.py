@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from scraper.storage.engine import insert_for
 from scraper.storage.models import ResolvedAggregatorLink
 
 
@@ -20,8 +18,7 @@ def publisher_url(session: Session, article_id: str) -> str | None:
 
 def remember(session: Session, article_id: str, url: str, now: datetime) -> None:
     """Record (or refresh) the publisher URL of an aggregator article id."""
-    insert: Any = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    statement = insert(ResolvedAggregatorLink).values(
+    statement = insert_for(session, ResolvedAggregatorLink).values(
         article_id=article_id, publisher_url=url, resolved_at=now
     )
     session.execute(

@@ -20,10 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
+from scraper.storage.engine import insert_for
 from scraper.storage.models import Alert, AlertDelivery, Article, CrawlRun, Mention, Story
 
 CLAIMED, DELIVERED, FAILED = "claimed", "delivered", "failed"
@@ -58,10 +57,6 @@ class AlertHealth:
     in_doubt: int
 
 
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def latest_run_start(session: Session) -> datetime | None:
     """Give when the latest crawl run started (where a new "run" alert begins)."""
     return session.scalar(select(func.max(CrawlRun.started_at)))
@@ -70,7 +65,7 @@ def latest_run_start(session: Session) -> datetime | None:
 def ensure_alert(session: Session, name: str, since: datetime) -> None:
     """Record an alert the first time it runs; its stories are those first seen from ``since``."""
     session.execute(
-        _insert(session)(Alert)
+        insert_for(session, Alert)
         .values(name=name, since=since, last_sent_stories=0)
         .on_conflict_do_nothing(index_elements=[Alert.name])
     )
@@ -109,7 +104,6 @@ def claim_stories(
             )
         )
     )
-    insert = _insert(session)
     for start in range(0, len(candidates), _CHUNK):
         rows = [
             {
@@ -122,7 +116,7 @@ def claim_stories(
             }
             for story_id in candidates[start : start + _CHUNK]
         ]
-        statement = insert(AlertDelivery).values(rows)
+        statement = insert_for(session, AlertDelivery).values(rows)
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=[AlertDelivery.alert, AlertDelivery.story_id],

@@ -16,6 +16,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -61,6 +62,8 @@ class ArticleRecord:
     mentions: tuple[MentionRecord, ...]
     signature: bytes
     content_hash: str
+    # a rel=canonical on another host: believed only if that article's text is this one's
+    claimed_canonical: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,11 @@ def store_article(session: Session, record: ArticleRecord, now: datetime) -> Sto
     canonical_key = url_key(record.canonical_url)
     keys = {canonical_key, *(url_key(u) for u in record.urls)}
     article_id = find_article_id(session, keys)
+    if article_id is None and record.claimed_canonical:
+        lock_bands(session, record.signature)  # a copy and its original are stored in turn
+        joined = _join_claimed(session, record, now)
+        if joined is not None:
+            return joined
     if article_id is None:
         try:
             with session.begin_nested():
@@ -104,6 +112,7 @@ def store_article(session: Session, record: ArticleRecord, now: datetime) -> Sto
                 raise
         else:
             _add_urls(session, article.id, record, now)
+            _absorb_claimants(session, article)
             return StoreResult(article.id, article.story_id, "new")
     article = session.get_one(Article, article_id, with_for_update=_locks(session))
     _add_urls(session, article.id, record, now)
@@ -125,6 +134,56 @@ def store_article(session: Session, record: ArticleRecord, now: datetime) -> Sto
     session.flush()
     _add_mentions_and_bands(session, article.id, record)
     return StoreResult(article.id, article.story_id, "updated")
+
+
+def _join_claimed(session: Session, record: ArticleRecord, now: datetime) -> StoreResult | None:
+    """Store a copy from another host as the article its rel=canonical names, when that
+    article is archived and its text is the copy's; None when it is not (the claim stays
+    unverified)."""
+    claimed = record.claimed_canonical
+    if claimed is None:
+        return None
+    target_id = find_article_id(session, [url_key(claimed)])
+    if target_id is None:
+        return None
+    target = session.get_one(Article, target_id)
+    if not dedup.same_document(target.signature, record.signature):
+        logger.info(
+            "%s claims to be %s but its text differs: kept apart",
+            record.canonical_url,
+            target.canonical_url,
+        )
+        return None
+    _add_urls(session, target.id, record, now)
+    return StoreResult(target.id, target.story_id, "unchanged")
+
+
+def _absorb_claimants(session: Session, article: Article) -> None:
+    """Fold into a newly stored article the copies stored earlier whose rel=canonical named
+    it and whose text is its own: their URLs join it and their rows go."""
+    claimants = session.scalars(
+        select(Article).where(
+            Article.claimed_canonical_key == article.canonical_key, Article.id != article.id
+        )
+    ).all()
+    for claimant in claimants:
+        if not dedup.same_document(article.signature, claimant.signature):
+            continue
+        logger.info("%s is a copy of %s: merged", claimant.canonical_url, article.canonical_url)
+        session.execute(
+            update(ArticleUrl)
+            .where(ArticleUrl.article_id == claimant.id)
+            .values(article_id=article.id)
+        )
+        story_id = claimant.story_id
+        session.execute(delete(Mention).where(Mention.article_id == claimant.id))
+        session.execute(delete(LshBand).where(LshBand.article_id == claimant.id))
+        session.execute(delete(Article).where(Article.id == claimant.id))
+        session.expunge(claimant)
+        if story_id != article.story_id and not session.scalar(
+            select(Article.id).where(Article.story_id == story_id).limit(1)
+        ):
+            session.execute(delete(Story).where(Story.id == story_id))
 
 
 def _locks(session: Session) -> bool:
@@ -155,6 +214,9 @@ def _insert_article(
         content_hash=record.content_hash,
         signature=record.signature,
         story_id=story_id,
+        claimed_canonical_key=(
+            url_key(record.claimed_canonical) if record.claimed_canonical else None
+        ),
     )
     session.add(article)
     session.flush()

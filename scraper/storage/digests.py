@@ -78,6 +78,23 @@ def stories_first_seen(session: Session, start: datetime, end: datetime) -> Sequ
     ).all()
 
 
+def stories_updated(session: Session, start: datetime, end: datetime) -> Sequence[Story]:
+    """Give the stories first seen before ``start`` with a visible article updated in place in
+    ``[start, end)`` (a digest's "Updated" section), their visible articles loaded."""
+    touched = select(Article.story_id).where(
+        Article.updated_at >= start,
+        Article.updated_at < end,
+        Article.updated_at > Article.first_seen_at,
+        VISIBLE,
+    )
+    return session.scalars(
+        select(Story)
+        .where(Story.first_seen_at < start, Story.id.in_(touched))
+        .options(selectinload(Story.articles.and_(VISIBLE)).selectinload(Article.mentions))
+        .order_by(Story.id)
+    ).all()
+
+
 def mention_dates(session: Session, start: datetime, end: datetime) -> list[tuple[str, datetime]]:
     """Give one (watched name, date) per mention dated in ``[start, end)`` by publication (or
     first sight, undated)."""

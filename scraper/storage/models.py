@@ -91,6 +91,7 @@ class Article(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     published_at: Mapped[datetime | None] = mapped_column(TZDateTime, index=True)
     first_seen_at: Mapped[datetime] = mapped_column(TZDateTime, index=True)
+    # when the text last changed in place; equal to first_seen_at until then
     updated_at: Mapped[datetime] = mapped_column(TZDateTime)
     content_hash: Mapped[str] = mapped_column(String(64))
     signature: Mapped[bytes] = mapped_column(LargeBinary)
@@ -98,6 +99,9 @@ class Article(Base):
     # set by `dramawatch rematch --apply` when no watch entry counts under today's rules: the
     # article stays in the archive but search, digests, the web app and feeds leave it out
     hidden: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # the url_key of a rel=canonical on another host, not (yet) verified: when that article
+    # is stored with the same text, this one joins it (revision 0004)
+    claimed_canonical_key: Mapped[str | None] = mapped_column(String(2048), index=True)
 
     story: Mapped[Story] = relationship(back_populates="articles")
     urls: Mapped[list[ArticleUrl]] = relationship(
@@ -201,15 +205,41 @@ class CrawlError(Base):
     at: Mapped[datetime] = mapped_column(TZDateTime)
 
 
-class FetchCache(Base):
-    """Validators of feeds and sitemaps, for conditional GET on the next crawl."""
+class FetchMemory(Base):
+    """Every page a crawl fetched, by URL key: what it was found to be and its validators.
 
-    __tablename__ = "fetch_cache"
+    Articles (stored or dropped) are not requested again unless their feed or sitemap entry
+    moves past ``entry_modified_at`` or a transient failure is retried; discovery pages
+    (feeds, sitemaps, listings; verdict "discovery") are revalidated with their validators.
+    """
 
-    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    __tablename__ = "fetch_memory"
+
+    # an article's url_key (its variants are one page); a discovery page's exact URL
+    url_key: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    # discovery | stored | off-topic | too old | not an article | failed transient/permanent
+    verdict: Mapped[str] = mapped_column(String(20))
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
-    checked_at: Mapped[datetime] = mapped_column(TZDateTime)
+    # the feed/sitemap entry's modification (else publication) date when it was last fetched
+    entry_modified_at: Mapped[datetime | None] = mapped_column(TZDateTime)
+    # transient failures in a row: retried on the next runs, up to a bound
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    fetched_at: Mapped[datetime] = mapped_column(TZDateTime)
+
+
+class RobotsTxt(Base):
+    """The last robots.txt an origin answered with 2xx or 4xx, for revalidation (RFC 9309)."""
+
+    __tablename__ = "robots_txt"
+
+    origin: Mapped[str] = mapped_column(String(300), primary_key=True)  # scheme://host:port
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(TZDateTime)
 
 
 class Digest(Base):

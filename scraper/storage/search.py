@@ -28,6 +28,7 @@ SNIPPET_CHARS = 240
 # the articles readers see: `rematch --apply` hides, never deletes, those no rule counts any more
 VISIBLE: ColumnElement[bool] = Article.hidden.is_(False)
 
+
 class SearchSyntaxError(ValueError):
     """A full-text query that cannot be parsed; str() is the one-line reason."""
 
@@ -173,6 +174,14 @@ def excerpt(body: str, around: int, width: int = SNIPPET_CHARS) -> str:
     return ("…" if begin else "") + chunk + ("…" if begin + width < len(body) else "")
 
 
+def last_update(article: Article) -> datetime | None:
+    """Give when the article's text last changed in place; None if it never did (an
+    article is stored with ``updated_at`` equal to ``first_seen_at``)."""
+    if article.updated_at > article.first_seen_at:
+        return article.updated_at
+    return None
+
+
 def article_json(article: Article, snippet: str) -> dict[str, Any]:
     """Give the public JSON object of an article (CLI ``--format json`` and the web API)."""
     return {
@@ -186,6 +195,5 @@ def article_json(article: Article, snippet: str) -> dict[str, Any]:
         "entities": [m.entity for m in article.mentions],
         "story_id": article.story_id,
         "snippet": snippet,
+        "updated_at": updated_at.isoformat() if (updated_at := last_update(article)) else None,
     }
-
-

@@ -210,6 +210,7 @@ class FixtureSite:
         self._log: list[AccessRecord] = []
         self._rendered: dict[tuple[str, str], _Page] = {}
         self._overrides: dict[tuple[str, str], _Page] = {}
+        self._statuses: dict[tuple[str, str], int] = {}
         self._revision = 0
         self._fault_counts: dict[str, int] = {}
         self._stopping = threading.Event()
@@ -338,6 +339,12 @@ class FixtureSite:
         with self._lock:
             self._overrides[(host, _override_key(target))] = page
 
+    def set_status(self, url: str, status: int) -> None:
+        """Answer ``url`` with a bare ``status`` (a 503, a 404...) until ``reset()``."""
+        host, target = _split_url(url)
+        with self._lock:
+            self._statuses[(self._aliases.get(host, host), _override_key(target))] = status
+
     def replace_text(self, url: str, old: str, new: str) -> None:
         """Serve ``url``'s current page with ``old`` replaced by ``new`` (ValueError if absent)."""
         page = self._current_page(url)
@@ -362,6 +369,7 @@ class FixtureSite:
         """Drop ``set_page`` changes, fault counters and the access log."""
         with self._lock:
             self._overrides.clear()
+            self._statuses.clear()
             self._fault_counts.clear()
             self._log.clear()
 
@@ -429,6 +437,10 @@ class FixtureSite:
         if config is None:
             return _text_reply(502, f"fixture proxy: unknown host {host!r} (no internet here)\n")
         path = urlsplit(target).path or "/"
+        with self._lock:
+            status = self._statuses.get((real_host, _override_key(target)))
+        if status is not None:
+            return _text_reply(status, f"fixture site: status {status} for http://{host}{target}\n")
         redirect = config.redirects.get(target) or config.redirects.get(path)
         if redirect is not None:
             status, location = (301, redirect) if isinstance(redirect, str) else redirect

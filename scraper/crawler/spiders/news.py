@@ -299,6 +299,7 @@ class NewsSpider(Spider):
             article=True,
             via=via,
             published_at=candidate.published_at,
+            modified_at=candidate.modified_at,
             title=aggregators.strip_publisher_suffix(candidate.title, candidate.publisher),
             publisher=candidate.publisher,
         )
