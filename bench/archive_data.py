@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from scraper import dedup  # noqa: E402
+from scraper.core import dedup  # noqa: E402
 from scraper.storage.engine import make_engine, upgrade  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))

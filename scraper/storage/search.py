@@ -25,6 +25,8 @@ from scraper.storage.models import (
 )
 
 SNIPPET_CHARS = 240
+# a text query ranks only this many of its newest matches (see search())
+RANK_WINDOW = 1000
 
 class SearchSyntaxError(ValueError):
     """A full-text query that cannot be parsed; str() is the one-line reason."""
@@ -85,7 +87,13 @@ def fts5_query(query: str) -> str:
 
 
 def search(session: Session, query: SearchQuery) -> list[SearchHit]:
-    """Give matching articles: best match first for text queries, else newest first."""
+    """Give matching articles: best match first for text queries, else newest first.
+
+    A text query with a limit ranks only the ``RANK_WINDOW`` most recently archived matches
+    (those that pass the filters too): a watched name typed as text matches a large share of
+    the archive, and ranking every match cost seconds at a million articles. Narrowing the
+    query (dates, source, entity) reaches older matches; ``limit=None`` ranks every match.
+    """
     if query.text and "\x00" in query.text:
         # PostgreSQL refuses NUL in a text parameter, and it is never part of a word
         query = replace(query, text=query.text.replace("\x00", " "))
@@ -93,35 +101,51 @@ def search(session: Session, query: SearchQuery) -> list[SearchHit]:
     statement: Select[Any] = select(Article).options(
         selectinload(Article.urls), selectinload(Article.mentions)
     )
-    dialect = session.get_bind().dialect.name
-    if query.text:
-        if dialect == "sqlite":
-            match = fts5_query(query.text)
-            rank: ColumnElement[float] = literal_column("bm25(articles_fts, 5.0, 1.0)")
-            statement = (
-                statement.join(ARTICLES_FTS, ARTICLES_FTS.c.rowid == Article.id)
-                .where(literal_column("articles_fts").op("MATCH")(match))
-                .order_by(rank, when.desc())
-            )
-        else:
-            fts5_query(query.text)  # same syntax rules on every backend
-            tsquery = func.websearch_to_tsquery("simple", query.text)
-            document: ColumnElement[Any] = literal_column("articles.search_vector")  # GIN-indexed
-            statement = statement.where(document.op("@@")(tsquery)).order_by(
-                func.ts_rank(document, tsquery).desc(), when.desc()
-            )
-    else:
-        statement = statement.order_by(when.desc(), Article.id.desc())
+    filters: list[ColumnElement[bool]] = []
     if query.entity:
-        statement = statement.where(
+        filters.append(
             exists().where(Mention.article_id == Article.id, Mention.entity == query.entity)
         )
     if query.source:
-        statement = statement.where(Article.source == query.source)
+        filters.append(Article.source == query.source)
     if query.since:
-        statement = statement.where(when >= query.since)
+        filters.append(when >= query.since)
     if query.until:
-        statement = statement.where(when < query.until)
+        filters.append(when < query.until)
+    window = RANK_WINDOW if query.limit else None
+    dialect = session.get_bind().dialect.name
+    if query.text and dialect == "sqlite":
+        match = literal_column("articles_fts").op("MATCH")(fts5_query(query.text))
+        # bm25() exists only beside its MATCH, so the window carries each match's score
+        matches = (
+            select(Article.id, literal_column("bm25(articles_fts, 5.0, 1.0)").label("score"))
+            .select_from(ARTICLES_FTS)
+            .join(Article, Article.id == ARTICLES_FTS.c.rowid)
+            .where(match, *filters)
+            .order_by(ARTICLES_FTS.c.rowid.desc())  # FTS5 walks its doclists newest first
+            .limit(window)
+            .subquery("matches")
+        )
+        statement = statement.join(matches, matches.c.id == Article.id).order_by(
+            matches.c.score, when.desc()
+        )
+    elif query.text:
+        fts5_query(query.text)  # same syntax rules on every backend
+        tsquery = func.websearch_to_tsquery("simple", query.text)
+        document: ColumnElement[Any] = literal_column("articles.search_vector")  # GIN-indexed
+        # the window's ids first, ranked after: ts_rank reads each match's whole tsvector
+        matches = (
+            select(Article.id)
+            .where(document.op("@@")(tsquery), *filters)
+            .order_by(Article.id.desc())
+            .limit(window)
+            .subquery("matches")
+        )
+        statement = statement.join(matches, matches.c.id == Article.id).order_by(
+            func.ts_rank(document, tsquery).desc(), when.desc()
+        )
+    else:
+        statement = statement.where(*filters).order_by(when.desc(), Article.id.desc())
     if query.limit:
         statement = statement.limit(query.limit)
     if query.offset:
