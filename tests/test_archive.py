@@ -320,3 +320,27 @@ def test_text_search_ranks_only_the_newest_archived_matches(
     assert search(many_matches, text="stickers", until=NOW - timedelta(hours=30)) == [
         "https://kwave.example/stickers-1"
     ]
+
+
+def test_a_watched_name_as_text_is_the_mention_filter(searchable: sessionmaker[Session]) -> None:
+    # mentioned through an alias: the name's words are not in the text
+    store(
+        searchable,
+        record(
+            "https://kwave.example/hangul",
+            text="김수현 팬미팅 소식. " + PARTY_TEXT.replace("Kim Ji-won", "she"),
+            title="Fan meeting news",
+            entities=("Kim Soo-hyun",),
+            published_at=NOW - timedelta(hours=1),
+        ),
+    )
+    newest_first = ["https://kwave.example/hangul", "https://kwave.example/ost-presale"]
+    assert search(searchable, text="Kim Soo-hyun") == newest_first
+    assert search(searchable, text=' "Kim Soo-hyun" ') == newest_first
+    assert search(searchable, text="Kim Soo-hyun") == search(searchable, entity="Kim Soo-hyun")
+    # not exactly a watched name: full-text search over the words, as before
+    assert search(searchable, text="kim soo-hyun") == ["https://kwave.example/ost-presale"]
+    assert search(searchable, text="Kim Soo-hyun album") == ["https://kwave.example/ost-presale"]
+    with searchable() as session:
+        hit = archive_search.search(session, SearchQuery(text="Kim Soo-hyun"))[1]
+    assert "Kim Soo-hyun" in hit.snippet

@@ -90,14 +90,19 @@ def fts5_query(query: str) -> str:
 def search(session: Session, query: SearchQuery) -> list[SearchHit]:
     """Give matching articles: best match first for text queries, else newest first.
 
-    A text query with a limit ranks only the ``RANK_WINDOW`` most recently archived matches
-    (those that pass the filters too): a watched name typed as text matches a large share of
-    the archive, and ranking every match cost seconds at a million articles. Narrowing the
-    query (dates, source, entity) reaches older matches; ``limit=None`` ranks every match.
+    Text that is exactly a watched name is the ``entity`` filter instead (``watched_name``).
+    Any other text query with a limit ranks only the ``RANK_WINDOW`` most recently archived
+    matches (those that pass the filters too): frequent words match a large share of the
+    archive, and ranking every match cost seconds at a million articles. Narrowing the query
+    (dates, source, entity) reaches older matches; ``limit=None`` ranks every match.
     """
     if query.text and "\x00" in query.text:
         # PostgreSQL refuses NUL in a text parameter, and it is never part of a word
         query = replace(query, text=query.text.replace("\x00", " "))
+    if query.text and not query.entity:
+        name = watched_name(session, query.text)
+        if name is not None:
+            query = replace(query, text=None, entity=name)
     when = func.coalesce(Article.published_at, Article.first_seen_at)
     statement: Select[Any] = select(Article).options(
         selectinload(Article.urls), selectinload(Article.mentions)
@@ -163,6 +168,22 @@ def search(session: Session, query: SearchQuery) -> list[SearchHit]:
             raise SearchSyntaxError(f"cannot parse search text: {query.text!r}") from None
         raise
     return [SearchHit(a, make_snippet(a, query)) for a in articles]
+
+
+def watched_name(session: Session, text: str) -> str | None:
+    """Give ``text`` as a watched name when it is exactly one (quotes and spaces around it
+    aside) that some archived article mentions, else None.
+
+    Such a search is answered from the mention index, newest first, like ``entity=``: the
+    words of a watched name are in a large share of the archive, and ranking them by text
+    took seconds (FTS5's bm25 counts every match of each phrase before scoring any).
+    """
+    name = text.strip()
+    if len(name) > 1 and name[0] == name[-1] == '"':
+        name = name[1:-1].strip()
+    if not name or '"' in name:
+        return None
+    return session.scalar(select(Mention.entity).where(Mention.entity == name).limit(1))
 
 
 def make_snippet(article: Article, query: SearchQuery) -> str:
