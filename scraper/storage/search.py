@@ -29,6 +29,7 @@ SNIPPET_CHARS = 240
 # a text query ranks only this many of its newest matches (see search())
 RANK_WINDOW = 1000
 
+
 class SearchSyntaxError(ValueError):
     """A full-text query that cannot be parsed; str() is the one-line reason."""
 
@@ -235,5 +236,3 @@ def article_json(article: Article, snippet: str) -> dict[str, Any]:
         "story_id": article.story_id,
         "snippet": snippet,
     }
-
-
