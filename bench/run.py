@@ -1212,7 +1212,10 @@ def _verdict_lines(results: dict[str, Any]) -> str:
 
 
 def write_results(
-    results: dict[str, Any], compare: dict[str, Any] | None = None, notes: str = ""
+    results: dict[str, Any],
+    compare: dict[str, Any] | None = None,
+    notes: str = "",
+    compare_title: str = "The same measurements with the proposed core changes (`--core`)",
 ) -> Path:
     """Rewrite bench/RESULTS.md: commands, machine, table, targets, [comparison], notes, JSON."""
     info = results["machine"]
@@ -1227,7 +1230,7 @@ def write_results(
     ]
     if compare:
         parts += [
-            "## The same measurements with the proposed core changes (`--core`)\n\nProduced by:\n\n",
+            f"## {compare_title}\n\nProduced by:\n\n",
             "".join(f"    {c}\n" for c in compare.get("commands", [])),
             f"\n{table(compare)}\n\n{_verdict_lines(compare)}\n",
         ]
@@ -1326,6 +1329,7 @@ def main(argv: list[str] | None = None) -> int:
         "--compare",
         help="with --write: a --json result file of a --core run, shown as a second table",
     )
+    parser.add_argument("--compare-title", help="with --compare: the second table's heading")
     parser.add_argument("--notes", help="with --write: a Markdown file appended to RESULTS.md")
     parser.add_argument("--core", help="run the crawls on another checkout (a prototype copy)")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "SPEC"), help=argparse.SUPPRESS)
@@ -1443,7 +1447,8 @@ def main(argv: list[str] | None = None) -> int:
             strip_details(json.loads(Path(args.compare).read_text())) if args.compare else None
         )
         notes = Path(args.notes).read_text() if args.notes else ""
-        log(f"wrote {write_results(brief, compare, notes)}")
+        titled = {"compare_title": args.compare_title} if args.compare_title else {}
+        log(f"wrote {write_results(brief, compare, notes, **titled)}")
     return 0
 
 
