@@ -50,6 +50,7 @@ TARGETS = {
     "crawl_ratio": 0.75,
     "recrawl_bytes_share": 0.10,
     "dedup_growth": 2.0,
+    "dedup_p95_ms_1m": 50.0,
     "search_p95_ms_1m": 100.0,
     "digest_render_s": 1.0,
     "crawl_peak_rss_mb": 400.0,
@@ -1059,6 +1060,15 @@ def verdicts(results: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     for backend, rows_ in (results.get("dedup") or {}).items():
+        if "1000000" in rows_:
+            value = rows_["1000000"]["lookup_ms_p95"]["median"]
+            rows.append(
+                {
+                    "target": f"dedup lookup p95 <= 50 ms at 1,000,000 ({backend})",
+                    "value": value,
+                    "met": value is not None and value <= TARGETS["dedup_p95_ms_1m"],
+                }
+            )
         if "growth_smallest_to_largest" in rows_:
             value = rows_["growth_smallest_to_largest"]
             rows.append(
