@@ -267,3 +267,82 @@ def test_snippet_and_json_shape(searchable: sessionmaker[Session]) -> None:
     assert data["updated_at"] is None  # never updated in place
     assert "stickers" in data["snippet"]
     assert data["published_at"].endswith("+00:00")
+
+
+@pytest.fixture
+def many_matches(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Four "stickers" articles archived in this order; the first archived matches best."""
+    store(
+        sessions,
+        record(
+            "https://kwave.example/stickers-0",
+            text=OST_TEXT + " Stickers, stickers and more stickers fill the box.",
+            source="Drama Beat",
+            published_at=NOW - timedelta(days=1),
+        ),
+    )
+    for number, filler in enumerate(("ninety", "harbour", "lantern"), start=1):
+        store(
+            sessions,
+            record(
+                f"https://kwave.example/stickers-{number}",
+                text=f"{PARTY_TEXT} A {filler} sheet of stickers came with the invitation.",
+                title=f"Wrap party keepsakes, part {number}",
+                published_at=NOW - timedelta(days=3 - number),
+            ),
+        )
+    return sessions
+
+
+def test_text_search_ranks_every_match_within_the_window(
+    many_matches: sessionmaker[Session],
+) -> None:
+    ranked = search(many_matches, text="stickers")
+    assert ranked[0] == "https://kwave.example/stickers-0"
+    assert sorted(ranked) == [f"https://kwave.example/stickers-{n}" for n in range(4)]
+
+
+def test_text_search_ranks_only_the_newest_archived_matches(
+    many_matches: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    everything = search(many_matches, text="stickers", limit=None)
+    monkeypatch.setattr(archive_search, "RANK_WINDOW", 2)
+    windowed = search(many_matches, text="stickers")
+    # the two most recently archived matches, in the order the full ranking gives them
+    newest = {"https://kwave.example/stickers-2", "https://kwave.example/stickers-3"}
+    assert windowed == [url for url in everything if url in newest]
+    assert search(many_matches, text="stickers", offset=2) == []
+    # no limit: every match is ranked, the best (and oldest) first
+    assert search(many_matches, text="stickers", limit=None) == everything
+    assert everything[0] == "https://kwave.example/stickers-0"
+    # filters choose the window's matches, so narrowing reaches older articles
+    assert search(many_matches, text="stickers", source="Drama Beat") == [
+        "https://kwave.example/stickers-0"
+    ]
+    assert search(many_matches, text="stickers", until=NOW - timedelta(hours=30)) == [
+        "https://kwave.example/stickers-1"
+    ]
+
+
+def test_a_watched_name_as_text_is_the_mention_filter(searchable: sessionmaker[Session]) -> None:
+    # mentioned through an alias: the name's words are not in the text
+    store(
+        searchable,
+        record(
+            "https://kwave.example/hangul",
+            text="김수현 팬미팅 소식. " + PARTY_TEXT.replace("Kim Ji-won", "she"),
+            title="Fan meeting news",
+            entities=("Kim Soo-hyun",),
+            published_at=NOW - timedelta(hours=1),
+        ),
+    )
+    newest_first = ["https://kwave.example/hangul", "https://kwave.example/ost-presale"]
+    assert search(searchable, text="Kim Soo-hyun") == newest_first
+    assert search(searchable, text=' "Kim Soo-hyun" ') == newest_first
+    assert search(searchable, text="Kim Soo-hyun") == search(searchable, entity="Kim Soo-hyun")
+    # not exactly a watched name: full-text search over the words, as before
+    assert search(searchable, text="kim soo-hyun") == ["https://kwave.example/ost-presale"]
+    assert search(searchable, text="Kim Soo-hyun album") == ["https://kwave.example/ost-presale"]
+    with searchable() as session:
+        hit = archive_search.search(session, SearchQuery(text="Kim Soo-hyun"))[1]
+    assert "Kim Soo-hyun" in hit.snippet

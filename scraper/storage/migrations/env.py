@@ -19,6 +19,7 @@ UNMANAGED = {
     "search_vector",
     "ix_articles_search_vector",
     "ix_articles_sort_at",
+    "ix_articles_source_sort_at",
     "apscheduler_jobs",
 }
 # any number: PostgreSQL sessions upgrading at once serialise on this advisory lock
