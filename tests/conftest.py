@@ -139,11 +139,14 @@ def fixture_site() -> Iterator[FixtureSite]:
 
 
 @pytest.fixture
-def site(fixture_site: FixtureSite) -> FixtureSite:
-    """The loopback fixture site, with its overrides, fault counters and access log reset."""
+def site(fixture_site: FixtureSite) -> Iterator[FixtureSite]:
+    """The loopback fixture site, with its overrides, fault counters and access log reset
+    before the test and again after it, so a test's changes never reach the next one."""
     fixture_site.reset()
     fixture_site.clear_log()
-    return fixture_site
+    yield fixture_site
+    fixture_site.reset()
+    fixture_site.clear_log()
 
 
 def make_config(directory: Path, base: Path = SITE_CONFIG, **crawl: object) -> Path:
