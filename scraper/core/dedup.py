@@ -7,7 +7,7 @@ rare across independently written prose. Texts written mostly in Hangul, Han or 
 shingled as character 5-grams of the text with spaces removed instead, because particles
 glue onto Korean words (김수현이 / 김수현은) and Chinese and Japanese do not separate words.
 
-Parameters were chosen on the fixtures in ``tests/test_dedup.py`` (our own prose). Measured
+Parameters were chosen on the fixtures in ``tests/unit/test_dedup.py`` (our own prose). Measured
 similarity: exact Jaccard of the shingle sets, then the estimate from this module's
 signatures (seed below), and the share of words changed for the rewrites:
 

@@ -5,7 +5,7 @@ requests the engine has taken from the scheduler and not finished (``engine._slo
 the claim limit), the engine's "look at the scheduler now" call (``engine._slot.nextcall``), and
 the robots.txt middleware's per-host parsers (``RobotsTxtMiddleware._parsers``). They are read
 here only; pyproject pins the Scrapy versions they were checked on, and
-tests/test_scrapy_internals.py checks them on a real engine of the installed Scrapy. If a
+tests/crawler/test_scrapy_internals.py checks them on a real engine of the installed Scrapy. If a
 Scrapy release renames one, these functions raise :class:`ScrapyInternalsChanged` instead of the
 claim limit or the robots.txt refresh silently turning into no-ops.
 """

@@ -10,7 +10,7 @@ import pytest
 
 from scraper.config import ConfigError, load_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 MINIMAL = """
 [[watch]]

@@ -30,8 +30,8 @@ from scraper.crawler.extensions import RUN_HEARTBEAT_TTL, close_dead_runs
 from scraper.storage import runs as run_history
 from scraper.storage.models import CrawlRun
 from tests.conftest import ROOT, cli_env, make_config
+from tests.e2e.test_cli import call_cli
 from tests.site import EXPECTED, FAULTS_CONFIG, FixtureSite
-from tests.test_cli import call_cli
 
 GOLDEN: dict[str, Any] = json.loads(EXPECTED.read_text(encoding="utf-8"))
 

@@ -20,7 +20,7 @@ from scraper.core.extract import (
     extract,
 )
 
-PAGES = Path(__file__).parent / "fixtures" / "pages"
+PAGES = Path(__file__).parents[1] / "fixtures" / "pages"
 GOLDEN = sorted(path.stem for path in PAGES.glob("*.json"))
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 

@@ -22,8 +22,8 @@ from scraper.core.discovery import (
     parse_sitemap,
 )
 
-FEEDS = Path(__file__).parent / "fixtures" / "feeds"
-PAGES = Path(__file__).parent / "fixtures" / "pages"
+FEEDS = Path(__file__).parents[1] / "fixtures" / "feeds"
+PAGES = Path(__file__).parents[1] / "fixtures" / "pages"
 KST = timezone(timedelta(hours=9))
 SSD = "https://www.seoulscreendaily.example"
 

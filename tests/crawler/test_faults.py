@@ -24,8 +24,8 @@ import pytest
 from scraper.config import load_config
 from scraper.core.urls import url_key
 from tests.conftest import dramawatch, make_config
+from tests.e2e.test_cli import call_cli
 from tests.site import EXPECTED, FAULTS_CONFIG, AccessRecord, FixtureSite
-from tests.test_cli import call_cli
 
 GOLDEN: dict[str, Any] = json.loads(EXPECTED.read_text(encoding="utf-8"))
 FAULTS = {route["url"]: route for route in GOLDEN["faults"]["routes"]}

@@ -52,11 +52,11 @@ from scraper.crawler.cluster import (
 from scraper.crawler.spiders.news import NewsSpider
 from scraper.crawler.spiders.worker import SharedBudget, WorkerSpider
 from tests.conftest import cli_env, dramawatch
+from tests.crawler.test_recrawl import PHOTO_DIARY, SEOULSCREEN_ROBOTS, article_hits, republish
 from tests.site import CONFIG as SITE_CONFIG
 from tests.site import EXPECTED, FixtureSite
-from tests.test_recrawl import PHOTO_DIARY, SEOULSCREEN_ROBOTS, article_hits, republish
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 KST = timezone(timedelta(hours=9))
 

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import Engine, MetaData, create_engine, select, text
 
 from tests.conftest import PG_ADMIN_URL, dramawatch, make_config
+from tests.e2e.test_cli import CliResult, call_cli
 from tests.site import FAULTS_CONFIG, FixtureSite
-from tests.test_cli import CliResult, call_cli
 
 PASSWORD = "S3cretPw"
 

@@ -28,8 +28,8 @@ from twisted.python.failure import Failure
 from scraper.core.netguard import REFUSED_REASON, host_address, is_private_host, is_public_address
 from scraper.crawler.netguard import GuardedResolver, PrivateAddressResolved
 from tests.conftest import dramawatch, make_config
+from tests.e2e.test_cli import call_cli
 from tests.site import FAULTS_CONFIG, FixtureSite
-from tests.test_cli import call_cli
 
 T = "http://tipwire.test"
 TIPWIRE_SOURCE = (

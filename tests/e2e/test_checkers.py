@@ -21,10 +21,10 @@ import pytest
 from digests.publish import INDEX_NAME
 from scraper.storage.models import Digest
 from tests.conftest import need
-from tests.test_web import Fixture
-from tests.test_web_browser import browser, served  # noqa: F401  (Chromium; the app served)
+from tests.e2e.test_web import Fixture
+from tests.e2e.test_web_browser import browser, served  # noqa: F401  (Chromium; the app served)
 
-CHECKERS = Path(__file__).with_name("checkers")
+CHECKERS = Path(__file__).parents[1] / "checkers"
 VNU = CHECKERS / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 AXE = CHECKERS / "node_modules" / "axe-core" / "axe.min.js"
 

@@ -16,7 +16,7 @@ import pytest
 
 from scraper.storage.engine import make_engine, session_factory, upgrade
 from tests.conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path
-from tests.test_web import NOW, Fixture, build_archive, web_config
+from tests.e2e.test_web import NOW, Fixture, build_archive, web_config
 from web.app import create_app, make_server
 
 pytestmark = pytest.mark.browser

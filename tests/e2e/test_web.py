@@ -51,7 +51,7 @@ from web.app import authorized, create_app, is_loopback, read_only_engine, serve
 from web.charts import nice_ceiling, timeline_svg
 from web.display import highlight, match_spans, query_terms
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # 12:00 in Seoul
 RLO = "\u202e"
 LONG_TITLE = "Kim Soo-hyun " + "very long headline " * 526  # over 10,000 characters

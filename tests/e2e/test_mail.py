@@ -34,7 +34,7 @@ from scraper.core.text import redact as redact_url
 from scraper.storage.models import Digest
 from tests.digest_fixtures import NOW, Mailbox, Piece, free_port, make_config, pieces, store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RECIPIENTS = ("fan@example.org", "editor@example.org")
 USER, PASSWORD = "digest-bot", "s3cr3t-Pa55word"
 

@@ -29,8 +29,8 @@ from scraper.core.urls import clean_url, is_http_url, url_key
 from scraper.crawler.items import PageItem
 from scraper.crawler.spiders.news import NewsSpider
 from tests.conftest import dramawatch, make_config
+from tests.e2e.test_cli import assert_terminal_safe, call_cli
 from tests.site import FAULTS_CONFIG, FixtureSite
-from tests.test_cli import assert_terminal_safe, call_cli
 
 F = "http://faults.test"
 RLO = "\u202e"
