@@ -1,4 +1,4 @@
-"""A synthetic K-entertainment news web for the benchmark: generator and loopback proxy server.
+"""A synthetic K-entertainment news web for the benchmark: the generator of its hosts and pages.
 
 ``build_site(pages, seed, now)`` gives N article pages spread over several outlets (virtual
 hosts), about 10% of them about *Queen of Tears* and its cast and the rest other
@@ -11,10 +11,11 @@ children, or a news sitemap). Some on-topic stories are syndicated to a second o
 The same arguments always give the same bytes, so ``run.py`` can hold the pages in memory
 for the extraction bound while this module serves them from another process.
 
-``python bench/newssite.py serve --pages N`` serves the site as an HTTP proxy on loopback
-(crawlers use ``http_proxy=http://127.0.0.1:PORT``), with ETag / Last-Modified / 304, gzip,
-keep-alive and counters per kind of resource; it prints one JSON line (port, sources, totals)
-when ready. The control host ``bench.control`` answers ``/stats`` and ``/reset``, and
+``python bench/newssite.py serve --pages N`` hands the pages to the tests' loopback proxy
+(``tests/site/server.py``: crawlers use ``http_proxy=http://127.0.0.1:PORT``, ETag /
+Last-Modified / 304, keep-alive, an access log), which serves them from memory, gzipped to
+clients that accept it; it prints one JSON line (port, sources, totals) when ready. The
+control host ``bench.control`` answers ``/stats`` and ``/reset`` (of the access log), and
 ``/publish?n=K`` adds K new articles (feeds and sitemaps change accordingly); ``/reserve``
 serves feeds and sitemaps again with new bytes and validators but the same entries.
 """
@@ -22,19 +23,27 @@ serves feeds and sitemaps again with new bytes and validators but the same entri
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gzip
 import hashlib
 import json
 import random
 import signal
 import sys
+import threading
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from html import escape
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: bench/ is on the path, the checkout is not
+    sys.path.insert(0, str(ROOT))
+
+from tests.site.server import AccessRecord, FixtureSite, Page  # noqa: E402
 
 ON_TOPIC_SHARE = 0.10
 SYNDICATED_SHARE = 0.15  # of on-topic stories, also carried by a second outlet
@@ -411,7 +420,6 @@ class Resource:
     kind: str  # article | feed | sitemap | robots
     last_modified: datetime
     etag: str = ""
-    gzipped: bytes | None = None
 
     def __post_init__(self) -> None:
         self.etag = '"' + hashlib.sha1(self.body, usedforsecurity=False).hexdigest()[:24] + '"'
@@ -965,186 +973,104 @@ def publish(site: Site, count: int, at: datetime) -> list[ArticleSpec]:
     return added
 
 
-# ------------------------------------------------------------------------------ server
+def reserve(site: Site, at: datetime) -> int:
+    """Give every feed and sitemap new bytes and validators but no new entry; gives how many.
+
+    A regenerated ``<lastBuildDate>``, say, as live outlets serve between two crawls.
+    """
+    stamp = f"<!-- served {at.isoformat()} -->\n".encode()
+    touched = 0
+    for key, resource in list(site.resources.items()):
+        if resource.kind in ("feed", "sitemap"):
+            # a new ETag, from the new bytes (Resource.__post_init__)
+            site.resources[key] = replace(resource, body=resource.body + stamp, last_modified=at)
+            touched += 1
+    return touched
 
 
-class Stats:
-    """Counters of what the server sent, per kind of resource."""
-
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.requests: Counter[str] = Counter()
-        self.statuses: Counter[str] = Counter()
-        self.body_bytes: Counter[str] = Counter()
-        self.wire_bytes: Counter[str] = Counter()
-        self.conditional: Counter[str] = Counter()
-        self.fetches: Counter[tuple[str, str]] = Counter()
-
-    def as_json(self) -> dict[str, object]:
-        repeated = sum(1 for n in self.fetches.values() if n > 1)
-        return {
-            "requests": dict(self.requests),
-            "statuses": dict(self.statuses),
-            "body_bytes": dict(self.body_bytes),
-            "wire_bytes": dict(self.wire_bytes),
-            "conditional_requests": dict(self.conditional),
-            "urls_fetched_more_than_once": repeated,
-            "total_requests": sum(self.requests.values()),
-            "total_wire_bytes": sum(self.wire_bytes.values()),
-        }
+# ------------------------------------------------------------------------------ serving
 
 
-class Server:
-    """A keep-alive HTTP/1.1 proxy-style server over a :class:`Site` held in memory."""
+def site_stats(records: Iterable[AccessRecord], site: Site) -> dict[str, object]:
+    """What the server sent, per kind of resource, from its access log (control host left out)."""
+    requests: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+    body_bytes: Counter[str] = Counter()
+    wire_bytes: Counter[str] = Counter()
+    conditional: Counter[str] = Counter()
+    fetches: Counter[tuple[str, str]] = Counter()
+    for record in records:
+        if record.host == CONTROL_HOST:
+            continue
+        resource = site.resources.get((record.host, record.target))
+        kind = resource.kind if resource is not None else "other"
+        requests[kind] += 1
+        statuses[str(record.status)] += 1
+        body_bytes[kind] += record.bytes_sent
+        wire_bytes[kind] += record.bytes_sent + record.header_bytes
+        if record.if_none_match is not None or record.if_modified_since is not None:
+            conditional[kind] += 1
+        if kind == "article" and record.status == 200:
+            fetches[(record.host, record.target)] += 1
+    return {
+        "requests": dict(requests),
+        "statuses": dict(statuses),
+        "body_bytes": dict(body_bytes),
+        "wire_bytes": dict(wire_bytes),
+        "conditional_requests": dict(conditional),
+        "urls_fetched_more_than_once": sum(1 for n in fetches.values() if n > 1),
+        "total_requests": sum(requests.values()),
+        "total_wire_bytes": sum(wire_bytes.values()),
+    }
 
-    def __init__(self, site: Site) -> None:
+
+class BenchSite:
+    """The generated site on the fixture server (tests/site/server.py), with its control host.
+
+    ``bench.control`` answers ``/stats`` and ``/reset`` (of the access log), ``/publish?n=K``
+    and ``/reserve``; every change of the generated site is handed to the server again.
+    """
+
+    def __init__(self, site: Site, port: int) -> None:
         self.site = site
-        self.stats = Stats()
-        for resource in site.resources.values():
-            resource.gzipped = gzip.compress(resource.body, compresslevel=5, mtime=0)
+        self.server = FixtureSite(now=site.now, port=port, hosts_dir=None)
+        self._served: dict[tuple[str, str], str] = {}
+        self._hand_over()
+        self.server.add_coded_host(CONTROL_HOST, self.control)
 
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
-                    return
-                lines = head.decode("latin-1").split("\r\n")
-                try:
-                    method, target, version = lines[0].split(" ", 2)
-                except ValueError:
-                    return
-                headers = {}
-                for line in lines[1:]:
-                    if ":" in line:
-                        name, value = line.split(":", 1)
-                        headers[name.strip().lower()] = value.strip()
-                length = int(headers.get("content-length", "0") or 0)
-                if length:
-                    await reader.readexactly(length)
-                response, keep = self.respond(method, target, version, headers)
-                writer.write(response)
-                await writer.drain()
-                if not keep:
-                    return
-        finally:
-            writer.close()
+    def _hand_over(self) -> None:
+        """Serve every resource the server does not have yet in its current bytes."""
+        for (host, path), resource in self.site.resources.items():
+            if self._served.get((host, path)) == resource.etag:
+                continue
+            page = Page(
+                resource.body,
+                resource.content_type,
+                resource.etag,
+                resource.last_modified.replace(microsecond=0),
+                gzip.compress(resource.body, compresslevel=5, mtime=0),
+            )
+            self.server.add_page(f"http://{host}{path}", page)
+            self._served[(host, path)] = resource.etag
 
-    def respond(
-        self, method: str, target: str, version: str, headers: dict[str, str]
-    ) -> tuple[bytes, bool]:
-        if target.startswith("http://"):
-            parts = urlsplit(target)
-            host = (parts.hostname or "").lower()
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        else:
-            host = headers.get("host", "").split(":")[0].lower()
-            path = target
-        keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
-        if host == CONTROL_HOST:
-            return self.control(path), keep
-        resource = self.site.resources.get((host, path))
-        extra: list[tuple[str, str]] = []
-        kind = "other"
-        if resource is None:
-            status, body, ctype = 404, b"not found\n", "text/plain"
-        else:
-            kind = resource.kind
-            ctype = resource.content_type
-            lm = format_datetime(resource.last_modified, usegmt=True)
-            extra += [
-                ("ETag", resource.etag),
-                ("Last-Modified", lm),
-                ("Vary", "Accept-Encoding"),
-                ("Cache-Control", "max-age=60"),
-            ]
-            if "if-none-match" in headers or "if-modified-since" in headers:
-                self.stats.conditional[kind] += 1
-            if _not_modified(resource, headers):
-                status, body = 304, b""
-            else:
-                status = 200
-                if resource.gzipped is not None and "gzip" in headers.get("accept-encoding", ""):
-                    body = resource.gzipped
-                    extra.append(("Content-Encoding", "gzip"))
-                else:
-                    body = resource.body
-            if kind == "article" and status == 200:
-                self.stats.fetches[(host, path)] += 1
-        reason = {200: "OK", 304: "Not Modified", 404: "Not Found"}[status]
-        lines = [
-            f"HTTP/1.1 {status} {reason}",
-            "Server: bench-newssite",
-            f"Date: {format_datetime(datetime.now(UTC), usegmt=True)}",
-        ]
-        if status != 304:
-            lines += [f"Content-Type: {ctype}", f"Content-Length: {len(body)}"]
-        lines += [f"{k}: {v}" for k, v in extra]
-        if not keep:
-            lines.append("Connection: close")
-        header_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        if method == "HEAD":
-            body = b""
-        self.stats.requests[kind] += 1
-        self.stats.statuses[str(status)] += 1
-        self.stats.body_bytes[kind] += len(body)
-        self.stats.wire_bytes[kind] += len(body) + len(header_bytes)
-        return header_bytes + body, keep
-
-    def control(self, path: str) -> bytes:
-        parts = urlsplit(path)
+    def control(self, target: str) -> tuple[int, str, bytes]:
+        parts = urlsplit(target)
+        moment = datetime.now(UTC).replace(microsecond=0)
+        payload: dict[str, object]
         if parts.path == "/reset":
-            self.stats.reset()
-            payload: dict[str, object] = {"ok": True}
+            self.server.clear_log()
+            payload = {"ok": True}
         elif parts.path == "/publish":
             count = int(parse_qs(parts.query).get("n", ["10"])[0])
-            added = publish(self.site, count, datetime.now(UTC).replace(microsecond=0))
-            for resource in self.site.resources.values():
-                if resource.gzipped is None or resource.kind != "article":
-                    resource.gzipped = gzip.compress(resource.body, compresslevel=5, mtime=0)
+            added = publish(self.site, count, moment)
+            self._hand_over()
             payload = {"added": len(added), "on_topic": sum(a.on_topic for a in added)}
         elif parts.path == "/reserve":
-            # feeds and sitemaps served again with new bytes and validators but no new entry
-            # (a regenerated <lastBuildDate>, say), as live outlets do between two crawls
-            moment = datetime.now(UTC).replace(microsecond=0)
-            touched = 0
-            for key, resource in list(self.site.resources.items()):
-                if resource.kind in ("feed", "sitemap"):
-                    stamp = f"<!-- served {moment.isoformat()} -->\n".encode()
-                    again = replace(
-                        resource, body=resource.body + stamp, last_modified=moment, etag=""
-                    )  # a new ETag, from the new bytes
-                    again.gzipped = gzip.compress(again.body, compresslevel=5, mtime=0)
-                    self.site.resources[key] = again
-                    touched += 1
-            payload = {"reserved": touched}
+            payload = {"reserved": reserve(self.site, moment)}
+            self._hand_over()
         else:
-            payload = self.stats.as_json()
-        body = json.dumps(payload).encode()
-        return (
-            f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-        ).encode() + body
-
-
-def _not_modified(resource: Resource, headers: dict[str, str]) -> bool:
-    """RFC 9110: If-None-Match decides when present, else If-Modified-Since."""
-    if_none_match = headers.get("if-none-match")
-    if if_none_match is not None:
-        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-        return "*" in tags or resource.etag in tags
-    since = headers.get("if-modified-since")
-    if since is None:
-        return False
-    try:
-        moment = parsedate_to_datetime(since)
-    except (TypeError, ValueError):
-        return False
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return resource.last_modified.replace(microsecond=0) <= moment
+            payload = site_stats(self.server.access_log, self.site)
+        return 200, "application/json", json.dumps(payload).encode()
 
 
 def site_summary(site: Site) -> dict[str, object]:
@@ -1159,21 +1085,19 @@ def site_summary(site: Site) -> dict[str, object]:
     }
 
 
-async def _serve(site: Site, port: int) -> None:
-    server_state = Server(site)
-    server = await asyncio.start_server(
-        server_state.handle, "127.0.0.1", port, backlog=512, limit=1 << 20
-    )
-    bound = server.sockets[0].getsockname()[1]
-    print(
-        json.dumps({"port": bound, "sources": outlet_sources(), **site_summary(site)}), flush=True
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
+def _serve(site: Site, port: int) -> None:
+    """Serve until SIGTERM or SIGINT; prints one JSON line (port, sources, totals) when ready."""
+    bench = BenchSite(site, port)
+    stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with server:
-        await stop.wait()
+        signal.signal(sig, lambda *_: stop.set())
+    with bench.server:
+        bound = bench.server.address[1]
+        print(
+            json.dumps({"port": bound, "sources": outlet_sources(), **site_summary(site)}),
+            flush=True,
+        )
+        stop.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1189,7 +1113,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "summary":
         print(json.dumps(site_summary(site), indent=2))
         return 0
-    asyncio.run(_serve(site, args.port))
+    _serve(site, args.port)
     return 0
 
 

@@ -27,7 +27,7 @@ import feedparser
 import pytest
 
 from tests.site import CONFIG, EXPECTED, FAULTS_CONFIG, SITE_DIR, FixtureSite
-from tests.site.server import format_date, parse_offset, render_dates
+from tests.site.server import Page, format_date, parse_offset, render_dates
 
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
 GOLDEN: dict[str, Any] = json.loads(EXPECTED.read_text("utf-8"))
@@ -404,6 +404,77 @@ def test_access_log_records_requests() -> None:
         assert fresh.hits("http://kwave.test/feed/?utm_source=x") == 1
         fresh.clear_log()
         assert fresh.access_log == [] and fresh.hits(url) == 0
+
+
+def test_access_log_counts_the_header_bytes_of_every_answer() -> None:
+    with FixtureSite(now=NOW) as fresh:
+        conn = socket.create_connection(fresh.address, timeout=5)
+        try:
+            conn.sendall(b"GET http://dramabeat.test/robots.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            raw = b""
+            while b"\r\n\r\n" not in raw:
+                raw += conn.recv(65536)
+        finally:
+            conn.close()
+        (record,) = fresh.access_log
+        assert record.header_bytes == raw.index(b"\r\n\r\n") + 4
+
+
+# -- pages held in memory and hosts answered from code (what the benchmark serves) ---------------
+
+
+def _memory_page(body: bytes, *, gzipped: bool) -> Page:
+    modified = NOW - timedelta(hours=1)
+    return Page(
+        body, "text/html; charset=utf-8", '"v1"', modified, gzip.compress(body) if gzipped else None
+    )
+
+
+def test_pages_in_memory_are_served_on_hosts_of_their_own() -> None:
+    with FixtureSite(now=NOW, hosts_dir=None) as bare:
+        bare.add_page(
+            "http://bench.test/view.php?idxno=7", _memory_page(b"<p>seven</p>", gzipped=False)
+        )
+        assert fetch(bare, "http://bench.test/view.php?idxno=7").body == b"<p>seven</p>"
+        assert fetch(bare, "http://bench.test/view.php?idxno=8").status == 404
+        assert fetch(bare, "http://kwave.test/feed/").status == 502  # no folders served
+        again = fetch(bare, "http://bench.test/view.php?idxno=7", {"If-None-Match": '"v1"'})
+        assert again.status == 304
+        bare.reset()  # memory pages are the site's content, not a test's change
+        assert fetch(bare, "http://bench.test/view.php?idxno=7").status == 200
+        assert "bench.test" in bare.hosts
+
+
+def test_a_page_offering_gzip_is_sent_compressed_only_to_clients_that_accept_it() -> None:
+    body = b"<p>" + b"compressible " * 200 + b"</p>"
+    with FixtureSite(now=NOW, hosts_dir=None) as bare:
+        bare.add_page("http://bench.test/a", _memory_page(body, gzipped=True))
+        plain = fetch(bare, "http://bench.test/a")
+        packed = fetch(bare, "http://bench.test/a", {"Accept-Encoding": "gzip, deflate"})
+        assert "content-encoding" not in plain.headers and plain.body == body
+        assert packed.headers["content-encoding"] == "gzip" and gzip.decompress(packed.body) == body
+        assert packed.headers["vary"] == "Accept-Encoding"
+        assert [r.bytes_sent for r in bare.access_log] == [len(body), len(packed.body)]
+
+
+def test_file_pages_are_never_sent_compressed(site: FixtureSite) -> None:
+    reply = fetch(site, "http://kwave.test/feed/", {"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in reply.headers and b"<rss" in reply.body
+
+
+def test_a_coded_host_answers_from_code_and_is_logged() -> None:
+    asked: list[str] = []
+
+    def answer(target: str) -> tuple[int, str, bytes]:
+        asked.append(target)
+        return 200, "application/json", b'{"ok": true}'
+
+    with FixtureSite(now=NOW) as fresh:
+        fresh.add_coded_host("Control.Test", answer)
+        reply = fetch(fresh, "http://control.test/stats?x=1")
+        assert (reply.status, reply.body) == (200, b'{"ok": true}')
+        assert asked == ["/stats?x=1"]
+        assert [(r.host, r.status) for r in fresh.access_log] == [("control.test", 200)]
 
 
 def test_module_runs_as_a_command() -> None:

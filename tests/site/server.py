@@ -9,6 +9,10 @@ redirects and per-file content types or charsets, ``hosts/_hosts.json`` declares
 Served text may hold date placeholders, ``{{date:-2d3h}}`` or ``{{date:-2d3h:FORMAT}}``, rendered
 against the ``now`` fixed when the site object is built, so a server's pages never change while it
 runs. ``faults.test`` adds the coded routes of the fault list (issue 7); see ``_FAULT_ROUTES``.
+
+The benchmark serves its generated news web with the same server: ``add_page`` puts pages held
+in memory on virtual hosts of their own, ``add_coded_host`` answers a host from code (its control
+host), and the access log counts header and body bytes of every answer.
 """
 
 from __future__ import annotations
@@ -111,6 +115,7 @@ class AccessRecord:
     if_modified_since: str | None
     user_agent: str | None
     at: float
+    header_bytes: int = 0  # the status line and headers; ``bytes_sent`` counts the body
 
     @property
     def url(self) -> str:
@@ -126,13 +131,22 @@ class _Reply:
 
 
 @dataclass(frozen=True)
-class _Page:
-    """A static page after rendering: what conditional GET and the handler need."""
+class Page:
+    """A page after rendering: what conditional GET and the handler need.
+
+    ``gzipped`` is the body compressed, when the page offers it: clients that accept gzip get it
+    with ``Content-Encoding: gzip`` (the fixture's files never offer it; the benchmark's pages do).
+    """
 
     body: bytes
     content_type: str
     etag: str
     last_modified: datetime
+    gzipped: bytes | None = None
+
+
+CodedHost = Callable[[str], tuple[int, str, bytes]]
+"""Answers a GET of a path+query on a host served from code: (status, content type, body)."""
 
 
 class _HostConfig:
@@ -187,7 +201,7 @@ class FixtureSite:
         port: int = 0,
         slow_delay: float = 3.0,
         never_limit: float = 120.0,
-        hosts_dir: Path = HOSTS_DIR,
+        hosts_dir: Path | None = HOSTS_DIR,
     ) -> None:
         moment = now or datetime.now(UTC)
         if moment.tzinfo is None:
@@ -197,19 +211,26 @@ class FixtureSite:
         self.never_limit = never_limit
         self._bind = bind
         self._port = port
-        aliases_path = hosts_dir / "_hosts.json"
-        aliases = json.loads(aliases_path.read_text("utf-8")) if aliases_path.exists() else {}
-        self._aliases: dict[str, str] = aliases.get("aliases", {})
-        self._google_articles = aggregators.articles(hosts_dir)
-        self._hosts = {
-            entry.name: _HostConfig(entry)
-            for entry in sorted(hosts_dir.iterdir())
-            if entry.is_dir() and not entry.name.startswith((".", "_"))
-        }
+        self._aliases: dict[str, str] = {}
+        self._google_articles: dict[str, str] = {}
+        self._hosts: dict[str, _HostConfig] = {}
+        if hosts_dir is not None:  # None: only what add_page and add_coded_host put there
+            aliases_path = hosts_dir / "_hosts.json"
+            aliases = json.loads(aliases_path.read_text("utf-8")) if aliases_path.exists() else {}
+            self._aliases = aliases.get("aliases", {})
+            self._google_articles = aggregators.articles(hosts_dir)
+            self._hosts = {
+                entry.name: _HostConfig(entry)
+                for entry in sorted(hosts_dir.iterdir())
+                if entry.is_dir() and not entry.name.startswith((".", "_"))
+            }
+        self._memory: dict[tuple[str, str], Page] = {}
+        self._memory_hosts: set[str] = set()
+        self._coded: dict[str, CodedHost] = {}
         self._lock = threading.Lock()
         self._log: list[AccessRecord] = []
-        self._rendered: dict[tuple[str, str], _Page] = {}
-        self._overrides: dict[tuple[str, str], _Page] = {}
+        self._rendered: dict[tuple[str, str], Page] = {}
+        self._overrides: dict[tuple[str, str], Page] = {}
         self._statuses: dict[tuple[str, str], int] = {}
         self._revision = 0
         self._fault_counts: dict[str, int] = {}
@@ -291,7 +312,7 @@ class FixtureSite:
     @property
     def hosts(self) -> list[str]:
         """Every virtual host served, aliases included."""
-        return sorted({*self._hosts, *self._aliases})
+        return sorted({*self._hosts, *self._aliases, *self._memory_hosts, *self._coded})
 
     def date(self, offset: str) -> datetime:
         """The instant a ``{{date:OFFSET}}`` placeholder renders to (UTC)."""
@@ -319,6 +340,24 @@ class FixtureSite:
         with self._lock:
             self._log.append(record)
 
+    # -- content held in memory ------------------------------------------------------------------
+
+    def add_page(self, url: str, page: Page) -> None:
+        """Serve ``page`` as it is at exactly ``url`` (host, path and query) until replaced.
+
+        Its host becomes a virtual host if no folder serves it. Unlike ``set_page`` this is the
+        site's content: ``reset()`` keeps it, and the page keeps the validators it comes with.
+        """
+        host, target = _split_url(url)
+        with self._lock:
+            self._memory[(host, target)] = page
+            self._memory_hosts.add(host)
+
+    def add_coded_host(self, host: str, answer: CodedHost) -> None:
+        """Answer every GET and HEAD on ``host`` with ``answer(path_and_query)``."""
+        with self._lock:
+            self._coded[host.lower()] = answer
+
     # -- content changes during a test -----------------------------------------------------------
 
     def set_page(self, url: str, body: str, *, content_type: str | None = None) -> None:
@@ -335,7 +374,7 @@ class FixtureSite:
             self._revision += 1
             modified = self.now + timedelta(seconds=self._revision)
         payload = render_dates(body, self.now, _default_date_format(ctype)).encode("utf-8")
-        page = _Page(payload, ctype, _etag(payload), modified)
+        page = Page(payload, ctype, _etag(payload), modified)
         with self._lock:
             self._overrides[(host, _override_key(target))] = page
 
@@ -358,7 +397,7 @@ class FixtureSite:
         page = self._current_page(url)
         return page.body.decode(_charset_of(page.content_type) or "utf-8")
 
-    def _current_page(self, url: str) -> _Page:
+    def _current_page(self, url: str) -> Page:
         host, target = _split_url(url)
         page = self._page_for(self._aliases.get(host, host), target)
         if page is None:
@@ -385,15 +424,16 @@ class FixtureSite:
             self._fault_counts[name] = self._fault_counts.get(name, 0) + 1
             return self._fault_counts[name]
 
-    def _page_for(self, host: str, target: str) -> _Page | None:
-        """The rendered page for ``target`` on a (de-aliased) host: an override or a file."""
+    def _page_for(self, host: str, target: str) -> Page | None:
+        """The page for ``target`` on a (de-aliased) host: an override, one in memory or a file."""
         path = urlsplit(target).path or "/"
         with self._lock:
             override = self._overrides.get((host, _override_key(target))) or self._overrides.get(
                 (host, _override_key(path))
             )
-        if override is not None:
-            return override
+            memory = self._memory.get((host, target))
+        if override is not None or memory is not None:
+            return override or memory
         config = self._hosts.get(host)
         if config is None:
             return None
@@ -414,7 +454,7 @@ class FixtureSite:
             self._rendered[key] = page
         return page
 
-    def _render_file(self, config: _HostConfig, rel: str, gzipped: bool) -> _Page:
+    def _render_file(self, config: _HostConfig, rel: str, gzipped: bool) -> Page:
         options = config.files.get(rel, {})
         charset = options.get("charset", "utf-8")
         ctype = _content_type_for(rel, options.get("content_type"), charset)
@@ -428,20 +468,23 @@ class FixtureSite:
         if gzipped:
             body = gzip.compress(body, mtime=0)
             ctype = "application/gzip"
-        return _Page(body, ctype, _etag(body), self.now)
+        return Page(body, ctype, _etag(body), self.now)
 
     def _reply_for(self, host: str, target: str, headers: dict[str, str]) -> _Reply:
         """The reply to a GET on a virtual host (faults.test's coded routes excluded)."""
         real_host = self._aliases.get(host, host)
         config = self._hosts.get(real_host)
-        if config is None:
+        with self._lock:
+            in_memory = real_host in self._memory_hosts
+        if config is None and not in_memory:
             return _text_reply(502, f"fixture proxy: unknown host {host!r} (no internet here)\n")
         path = urlsplit(target).path or "/"
         with self._lock:
             status = self._statuses.get((real_host, _override_key(target)))
         if status is not None:
             return _text_reply(status, f"fixture site: status {status} for http://{host}{target}\n")
-        redirect = config.redirects.get(target) or config.redirects.get(path)
+        redirects = config.redirects if config is not None else {}
+        redirect = redirects.get(target) or redirects.get(path)
         if redirect is not None:
             status, location = (301, redirect) if isinstance(redirect, str) else redirect
             target_url = location if "://" in location else f"http://{host}{location}"
@@ -450,14 +493,20 @@ class FixtureSite:
         if page is None:
             return _text_reply(404, f"not found: http://{host}{target}\n", "text/html")
         validators = {"ETag": page.etag, "Last-Modified": format_datetime(page.last_modified, True)}
+        if page.gzipped is not None:
+            validators["Vary"] = "Accept-Encoding"
         if _not_modified(page, headers):
             return _Reply(304, validators)
+        if page.gzipped is not None and "gzip" in headers.get("Accept-Encoding", ""):
+            encoded = {"Content-Encoding": "gzip", **validators}
+            return _Reply(200, {"Content-Type": page.content_type, **encoded}, page.gzipped)
         return _Reply(200, {"Content-Type": page.content_type, **validators}, page.body)
 
 
 class _ProxyServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128  # a crawler opens many connections at once (the benchmark's)
 
     def __init__(
         self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], site: FixtureSite
@@ -486,6 +535,17 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def send_response_only(self, code: int, message: str | None = None) -> None:
+        if message is None:
+            message = self.responses[code][0] if code in self.responses else ""
+        # the status line and the blank line that ends the headers
+        self._header_bytes = len(f"{self.protocol_version} {code} {message}\r\n") + 2
+        super().send_response_only(code, message)
+
+    def send_header(self, keyword: str, value: str) -> None:
+        self._header_bytes += len(f"{keyword}: {value}\r\n".encode("latin-1", "replace"))
+        super().send_header(keyword, value)
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         logger.debug("%s " + format, self.address_string(), *args)
 
@@ -511,6 +571,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._write(_text_reply(405, "fixture site is read-only\n"), False)
             return
         self._host, self._target, self._sent, self._status = host, target, 0, None
+        self._header_bytes = 0
         self._recorded = False
         try:
             self._write(_Reply(answer[0], {"Content-Type": answer[1]}, answer[2].encode()), False)
@@ -523,6 +584,7 @@ class _Handler(BaseHTTPRequestHandler):
         site = self.server.site
         self._host, self._target = self._host_and_target()
         self._sent = 0
+        self._header_bytes = 0
         self._status: int | None = None
         self._recorded = False
         try:
@@ -531,7 +593,12 @@ class _Handler(BaseHTTPRequestHandler):
                 if self._host == aggregators.GOOGLE_NEWS_HOST
                 else None
             )
-            if self._host == FAULTS_HOST:
+            with site._lock:
+                coded = site._coded.get(self._host)
+            if coded is not None:
+                status, content_type, body = coded(self._target)
+                self._write(_Reply(status, {"Content-Type": content_type}, body), head)
+            elif self._host == FAULTS_HOST:
                 self._serve_fault(site, self._target, head)
             elif google is not None:
                 reply = _Reply(google[0], {"Content-Type": google[1]}, google[2].encode())
@@ -565,6 +632,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if_modified_since=self.headers.get("If-Modified-Since"),
                 user_agent=self.headers.get("User-Agent"),
                 at=time.time(),
+                header_bytes=self._header_bytes,
             )
         )
 
@@ -577,9 +645,10 @@ class _Handler(BaseHTTPRequestHandler):
         return host, self.path or "/"
 
     def _conditional_headers(self) -> dict[str, str]:
+        """The request headers an answer depends on: validators and the accepted encodings."""
         return {
             name: value
-            for name in ("If-None-Match", "If-Modified-Since")
+            for name in ("If-None-Match", "If-Modified-Since", "Accept-Encoding")
             if (value := self.headers.get(name)) is not None
         }
 
@@ -754,7 +823,7 @@ def _etag(body: bytes) -> str:
     return '"' + hashlib.sha1(body, usedforsecurity=False).hexdigest()[:20] + '"'
 
 
-def _not_modified(page: _Page, headers: dict[str, str]) -> bool:
+def _not_modified(page: Page, headers: dict[str, str]) -> bool:
     """RFC 9110 precedence: If-None-Match decides when present, else If-Modified-Since."""
     if_none_match = headers.get("If-None-Match")
     if if_none_match is not None:
