@@ -708,9 +708,9 @@ def _choose_title(
     # the last candidate, the heading just before the text, walks the whole tree: it is looked
     # for only when it can change the answer (no other headline, or one to split at a separator)
     if not named or any(separator in named[0] for separator in _TITLE_SEPARATORS):
-        last = headlines([clean_text(page.heading_before(text) or "")])
-        stripped += last
-        named += [title for title in last if _match_key(title) not in section_keys]
+        heading = headlines([clean_text(page.heading_before(text) or "")])
+        stripped += heading
+        named += [title for title in heading if _match_key(title) not in section_keys]
     if not stripped:
         return None
     known = {_match_key(title) for title in stripped}

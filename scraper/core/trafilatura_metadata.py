@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from courlan import extract_domain
 from htmldate import find_date
 from lxml.html import HtmlElement
 from trafilatura.metadata import (
     META_URL,
     examine_meta,
     extract_author,
-    extract_domain,
     extract_meta_json,
     extract_sitename,
     extract_title,
