@@ -52,7 +52,11 @@ def read_metadata(tree: HtmlElement, url: str | None, date_params: dict[str, Any
         metadata.sitename = extract_sitename(tree)
     if metadata.sitename:
         metadata.sitename = metadata.sitename.lstrip("@")
-        if metadata.sitename and "." not in metadata.sitename and not metadata.sitename[0].isupper():
+        if (
+            metadata.sitename
+            and "." not in metadata.sitename
+            and not metadata.sitename[0].isupper()
+        ):
             metadata.sitename = metadata.sitename.title()
     elif metadata.url and (match := META_URL.match(metadata.url)):
         metadata.sitename = match[1]
