@@ -28,6 +28,7 @@ from trafilatura.settings import Document, Extractor
 from trafilatura.utils import load_html
 
 from scraper.core.dates import KST, aware, parse_datetime
+from scraper.core.trafilatura_metadata import read_metadata
 from scraper.core.urls import absolute_http_url
 
 logger = logging.getLogger(__name__)
@@ -244,16 +245,19 @@ def _extract(
     if tree is None:
         return Rejected(url, "not an HTML document")
 
-    document = bare_extraction(tree, options=_extractor_options(url))
+    options = _extractor_options(url)
+    document = bare_extraction(tree, options=options)
     if not isinstance(document, Document) or not document.text:
         return Rejected(url, "no article text found")
+    # trafilatura worked on its own copy: `tree` is still the page as parsed
+    metadata = read_metadata(tree, url, options.date_params)
 
     page = _PageMetadata.read(tree, url)
     site_name = _first_clean(
         [page.meta.get("og:site_name"), page.json_ld_site_name(), page.application_name()],
         MAX_SITE_NAME_CHARS,
     )
-    headline = _choose_title(page, document.text, document.title, hint_title, site_name, url)
+    headline = _choose_title(page, document.text, metadata.title, hint_title, site_name, url)
     # an article with text never fails for want of a headline: its first sentence stands in
     title = headline or _first_sentence(document.text)
     if title is None:
@@ -273,14 +277,14 @@ def _extract(
     site_name = (
         site_name
         or _first_clean([_site_from_title(page.html_title, title)], MAX_SITE_NAME_CHARS)
-        or _first_clean([document.sitename], MAX_SITE_NAME_CHARS)
+        or _first_clean([metadata.sitename], MAX_SITE_NAME_CHARS)
     )
     language = page.language() or language_from_text(text)
     # a Korean-language page's bare "2024.04.29 08:05" byline is Korea time, not UTC
     naive_zone = KST if language == "ko" else UTC
     published_at = (
         page.published_at(naive_zone)
-        or (parse_datetime(document.date, naive_zone) if document.date else None)
+        or (parse_datetime(metadata.date, naive_zone) if metadata.date else None)
         or (aware(hint_published_at) if isinstance(hint_published_at, datetime) else None)
     )
     return Extracted(
@@ -289,14 +293,14 @@ def _extract(
         title=title,
         text=text,
         published_at=published_at,
-        author=(_clean_author(document.author) or _clean_author(page.json_ld_author()) or reporter),
+        author=(_clean_author(metadata.author) or _clean_author(page.json_ld_author()) or reporter),
         language=language,
         site_name=site_name,
     )
 
 
 def _extractor_options(url: str) -> Extractor:
-    """Build trafilatura's options for one page: body text and metadata, nothing stateful."""
+    """Build trafilatura's options for one page: body text only (read_metadata does the rest)."""
     # trafilatura annotates date_params as dict[str, str]; htmldate takes booleans too
     date_params: dict[str, Any] = {
         "original_date": True,
@@ -312,7 +316,11 @@ def _extractor_options(url: str) -> Extractor:
         images=False,
         # tables stay on: older Korean portals still lay articles out in tables
         tables=True,
-        with_metadata=True,
+        # read_metadata gives the fields we use, without categories, tags and licence
+        with_metadata=False,
+        # no readability/justext comparison: on the 181 real pages F1 rose (0.9630 -> 0.9655)
+        # and trafilatura's time fell by a third
+        fast=True,
         url=url,
         date_params=date_params,
     )
@@ -678,7 +686,6 @@ def _choose_title(
         clean_inline(trafilatura_title or ""),
         clean_text(page.html_title or ""),
         clean_inline(hint_title or ""),
-        clean_text(page.heading_before(text) or ""),
     ]
     site_keys = {_match_key(name) for name in (site_name, page.application_name()) if name}
     host = (urlsplit(url).hostname or "") if _is_parsable(url) else ""
@@ -686,17 +693,27 @@ def _choose_title(
     section_keys = {_match_key(name) for name in page.section_names()}
     site_keys.discard("")
     section_keys.discard("")
-    # a logo h1 or an og:title that only names the outlet is not a headline
-    stripped = [
-        title
-        for title in (_strip_site_affix(value, site_keys) for value in candidates)
-        if title and _match_key(title) not in site_keys and not _is_generic_title(title)
-    ]
+
+    def headlines(values: list[str]) -> list[str]:
+        # a logo h1 or an og:title that only names the outlet is not a headline
+        return [
+            title
+            for title in (_strip_site_affix(value, site_keys) for value in values)
+            if title and _match_key(title) not in site_keys and not _is_generic_title(title)
+        ]
+
+    stripped = headlines(candidates)
+    # nor is the section's name, unless the page gives no other (a page titled as its section)
+    named = [title for title in stripped if _match_key(title) not in section_keys]
+    # the last candidate, the heading just before the text, walks the whole tree: it is looked
+    # for only when it can change the answer (no other headline, or one to split at a separator)
+    if not named or any(separator in named[0] for separator in _TITLE_SEPARATORS):
+        heading = headlines([clean_text(page.heading_before(text) or "")])
+        stripped += heading
+        named += [title for title in heading if _match_key(title) not in section_keys]
     if not stripped:
         return None
     known = {_match_key(title) for title in stripped}
-    # nor is the section's name, unless the page gives no other (a page titled as its section)
-    named = [title for title in stripped if _match_key(title) not in section_keys]
     best = (named or stripped)[0]
     # "Outlet | Headline" with an unknown outlet: keep the side that another source gives alone
     for separator in _TITLE_SEPARATORS:

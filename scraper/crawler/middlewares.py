@@ -25,6 +25,7 @@ from scraper.core.urls import url_key
 from scraper.crawler import scrapy_internals
 from scraper.crawler import signals as dramawatch_signals
 from scraper.crawler.items import PageItem
+from scraper.crawler.recall import recalled
 from scraper.crawler.resources import resources
 from scraper.storage import fetch_memory
 from scraper.storage.engine import Sessions
@@ -230,8 +231,12 @@ class FetchMemoryMiddleware:
     def process_request(self, request: Request) -> None:
         if not remembered_page(request):
             return None
-        with self.sessions() as session:
-            remembered = fetch_memory.recall(session, url_key(request.url))
+        known, found = recalled(request)
+        if known:
+            remembered = fetch_memory.Fetched(**found) if found is not None else None
+        else:
+            with self.sessions() as session:
+                remembered = fetch_memory.recall(session, url_key(request.url))
         if remembered is None:
             return None
         # as plain values: a redirected request may be queued in Redis (cluster.RequestCodec)

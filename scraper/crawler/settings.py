@@ -77,6 +77,12 @@ DOWNLOADER_MIDDLEWARES = {
     "scraper.crawler.middlewares.ConditionalGetMiddleware": 560,
 }
 
+SPIDER_MIDDLEWARES = {
+    # last on the way out (after the offsite and depth filters): the fetch memory of a feed's
+    # or sitemap's article requests in one query a batch, for FetchMemoryMiddleware
+    "scraper.crawler.recall.FetchMemoryRecallMiddleware": 100,
+}
+
 # the crawl's one config and archive (scraper.crawler.resources), and the crawl settings the
 # config decides (from_config below)
 ADDONS = {

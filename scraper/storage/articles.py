@@ -3,6 +3,7 @@ transaction (``with factory.begin() as session``), so each article commits on it
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -10,7 +11,9 @@ from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import (
+    Select,
     and_,
+    bindparam,
     delete,
     func,
     or_,
@@ -286,42 +289,45 @@ def _band_neighbours(session: Session, hashes: Sequence[int]) -> list[int]:
             },
         )
         return list(found.scalars())
+    statement = _sqlite_band_lookup(len(hashes))
+    return list(session.execute(statement, {f"h{b}": h for b, h in enumerate(hashes)}).scalars())
+
+
+@functools.cache
+def _sqlite_band_lookup(bands: int) -> Select[int]:
+    """Give the SQLite band lookup for ``bands`` hashes (parameters h0, h1...), built once:
+    building the 64 OR-ed pairs took longer than running them."""
     # one (band, hash) equality pair per band, OR-ed: SQLite's MULTI-INDEX OR probes the
     # primary key, which covers article_id. A row-value IN made SQLite scan the whole table,
     # so every lookup grew with the archive (6 s at 20k articles).
-    statement = (
+    pairs = (
+        and_(LshBand.band == band, LshBand.hash == bindparam(f"h{band}")) for band in range(bands)
+    )
+    return (
         select(LshBand.article_id)
-        .where(or_(*(and_(LshBand.band == b, LshBand.hash == h) for b, h in enumerate(hashes))))
+        .where(or_(*pairs))
         .group_by(LshBand.article_id)
         .order_by(func.count().desc(), LshBand.article_id)
         .limit(MAX_STORY_CANDIDATES)
     )
-    return list(session.execute(statement).scalars())
 
 
 def _add_mentions_and_bands(session: Session, article_id: int, record: ArticleRecord) -> None:
+    # executemany of one cached statement: a multi-row VALUES was compiled again every time
     if record.mentions:
         session.execute(
-            insert_for(session, Mention).values(
-                [
-                    {
-                        "article_id": article_id,
-                        "entity": m.entity,
-                        "spans": [list(s) for s in m.spans],
-                    }
-                    for m in record.mentions
-                ]
-            )
+            insert_for(session, Mention.__table__),
+            [
+                {"article_id": article_id, "entity": m.entity, "spans": [list(s) for s in m.spans]}
+                for m in record.mentions
+            ],
         )
     session.execute(
-        insert_for(session, LshBand)
-        .values(
-            [
-                {"band": band, "hash": value, "article_id": article_id}
-                for band, value in enumerate(dedup.band_hashes(record.signature))
-            ]
-        )
-        .on_conflict_do_nothing()
+        insert_for(session, LshBand.__table__).on_conflict_do_nothing(),
+        [
+            {"band": band, "hash": value, "article_id": article_id}
+            for band, value in enumerate(dedup.band_hashes(record.signature))
+        ],
     )
 
 
