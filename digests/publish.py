@@ -344,7 +344,8 @@ def _stage(directory: Path, content: str) -> Path:
 def _write(path: Path, content: str) -> None:
     """Write ``path`` atomically, so a reader (or a crash) never sees half a digest."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # unique per writer: two threads of one process may rewrite the index at once
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex}.tmp")
     partial.write_text(content, encoding="utf-8")
     os.replace(partial, path)
 
