@@ -268,7 +268,18 @@ def _entry_link(entry: Any) -> str | None:
 
 
 def _entry_published_at(entry: Any, naive_zone: tzinfo) -> datetime | None:
-    for key in ("published", "updated", "created"):
+    return _entry_date(entry, ("published", "updated", "created"), naive_zone)
+
+
+def _entry_modified_at(entry: Any, naive_zone: tzinfo) -> datetime | None:
+    """The entry's modification date: Atom <updated> or RSS atom:updated / dcterms:modified
+    (feedparser's "updated"), else RSS dc:modified."""
+    return _entry_date(entry, ("updated", "dc_modified"), naive_zone)
+
+
+def _entry_date(entry: Any, keys: tuple[str, ...], naive_zone: tzinfo) -> datetime | None:
+    """The first of the entry's ``keys`` that holds a date, timezone-aware."""
+    for key in keys:
         # dict.get: FeedParserDict.get maps a missing "updated" onto "published", with a warning
         raw = dict.get(entry, key)
         # our parser first: feedparser reads a date written without a zone as UTC
@@ -281,23 +292,6 @@ def _entry_published_at(entry: Any, naive_zone: tzinfo) -> datetime | None:
                 return datetime(*parsed[:6], tzinfo=UTC)
             except ValueError:
                 continue
-    return None
-
-
-def _entry_modified_at(entry: Any, naive_zone: tzinfo) -> datetime | None:
-    """The entry's modification date: Atom <updated> or RSS atom:updated / dcterms:modified
-    (feedparser's "updated"), else RSS dc:modified."""
-    for key in ("updated", "dc_modified"):
-        raw = dict.get(entry, key)
-        # our parser first, as for publication dates: a zoneless date is the feed's zone
-        if isinstance(raw, str) and (found := parse_datetime(raw, naive_zone)):
-            return found
-    parsed: time.struct_time | None = dict.get(entry, "updated_parsed")
-    if parsed is not None and EARLIEST_YEAR <= parsed.tm_year <= LATEST_YEAR:
-        try:
-            return datetime(*parsed[:6], tzinfo=UTC)
-        except ValueError:
-            pass
     return None
 
 
