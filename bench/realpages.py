@@ -194,13 +194,14 @@ def print_report(report: dict[str, Any], show: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    parser.add_argument("--json", type=Path, default=Path("realpages.json"))
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "realpages.json")
     parser.add_argument("--show", type=int, default=0, help="list the N largest F1 losses")
     args = parser.parse_args(argv)
     if not (args.corpus / "ground-truth.json").exists():
         parser.error(f"no ground-truth.json in {args.corpus}")
     report = run(args.corpus)
     print_report(report, args.show)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(_as_json(report), ensure_ascii=False, indent=1) + "\n")
     print(f"wrote {args.json}")
     return 0
