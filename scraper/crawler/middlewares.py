@@ -140,7 +140,7 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
             f"{origin}/robots.txt",
             headers=headers,
             priority=self.DOWNLOAD_PRIORITY,
-            meta={"dont_obey_robotstxt": True, "robots_txt": True},
+            meta={"dont_obey_robotstxt": True, "dont_revalidate": True},
             callback=NO_CALLBACK,
         )
         try:
@@ -334,9 +334,9 @@ class FetchMemoryMiddleware:
 
 
 def remembered_page(request: Request) -> bool:
-    """Give whether the fetch memory keeps ``request``'s page: an article page, not a step of
-    resolving an aggregator's link (that is retried each run until it resolves)."""
-    return bool(request.meta.get("article") and not request.meta.get("aggregator_link"))
+    """Give whether the fetch memory keeps ``request``'s page: an article page (a step of
+    resolving an aggregator's link is not one: it is retried each run until it resolves)."""
+    return bool(request.meta.get("article"))
 
 
 def remembered_of(request: Request) -> fetch_memory.Fetched | None:
@@ -360,6 +360,14 @@ def changed_since(remembered: fetch_memory.Fetched, request: Request) -> bool:
     return changed_at > max(remembered.fetched_at, recorded or remembered.fetched_at)
 
 
+def revalidated(request: Request) -> bool:
+    """Give whether ConditionalGetMiddleware revalidates ``request``: a discovery page, not an
+    article (the fetch memory's) nor a request marked ``dont_revalidate`` (robots.txt, which
+    keeps its own validators; a step of resolving an aggregator's link, which a 304 would end
+    silently)."""
+    return not (request.meta.get("article") or request.meta.get("dont_revalidate"))
+
+
 class ConditionalGetMiddleware:
     """Revalidates feeds, sitemaps and listing pages with If-None-Match / If-Modified-Since.
 
@@ -381,7 +389,7 @@ class ConditionalGetMiddleware:
         return middleware
 
     def process_request(self, request: Request) -> None:
-        if request.meta.get("article") or request.meta.get("robots_txt"):
+        if not revalidated(request):
             return None
         with self.sessions() as session:
             cached = fetch_memory.discovery_validators(session, request.url)
@@ -394,7 +402,7 @@ class ConditionalGetMiddleware:
         return None
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if request.meta.get("article") or request.meta.get("robots_txt"):
+        if not revalidated(request):
             return response
         if response.status == 304:
             raise IgnoreRequest(f"not modified since the last crawl: {request.url}")

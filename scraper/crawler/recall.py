@@ -79,11 +79,7 @@ class FetchMemoryRecallMiddleware:
     @staticmethod
     def _wanted(output: Any) -> bool:
         # the same requests FetchMemoryMiddleware asks the memory about (remembered_page)
-        return (
-            isinstance(output, Request)
-            and bool(output.meta.get("article"))
-            and not output.meta.get("aggregator_link")
-        )
+        return isinstance(output, Request) and bool(output.meta.get("article"))
 
     def _recall(self, batch: list[Request]) -> list[Request]:
         if not batch:

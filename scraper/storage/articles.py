@@ -86,14 +86,6 @@ def find_article_id(session: Session, keys: Iterable[str]) -> int | None:
     return found
 
 
-def known_url_keys(session: Session, keys: Iterable[str]) -> set[str]:
-    """Give the subset of URL keys already in the archive (to skip refetching them)."""
-    keys = list(set(keys))
-    if not keys:
-        return set()
-    return set(session.scalars(select(ArticleUrl.url_key).where(ArticleUrl.url_key.in_(keys))))
-
-
 def store_article(session: Session, record: ArticleRecord, now: datetime) -> StoreResult:
     """Insert or update one article, idempotently and safely against concurrent writers."""
     canonical_key = url_key(record.canonical_url)

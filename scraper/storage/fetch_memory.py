@@ -56,21 +56,26 @@ class Robots:
     fetched_at: datetime
 
 
+def _fetched(row: FetchMemory) -> Fetched:
+    """Give the memory row as a Fetched."""
+    return Fetched(
+        key=row.url_key,
+        url=row.url,
+        verdict=row.verdict,  # type: ignore[arg-type]  # written only from Verdict
+        etag=row.etag,
+        last_modified=row.last_modified,
+        entry_modified_at=row.entry_modified_at,
+        failures=row.failures,
+        fetched_at=row.fetched_at,
+    )
+
+
 def recall(session: Session, key: str) -> Fetched | None:
     """Give what the memory holds for ``key``; an article archived before the memory
     existed is recalled as stored, fetched when it was last updated."""
     row = session.get(FetchMemory, key[:MAX_KEY_CHARS])
     if row is not None:
-        return Fetched(
-            key=row.url_key,
-            url=row.url,
-            verdict=row.verdict,  # type: ignore[arg-type]  # written only from Verdict
-            etag=row.etag,
-            last_modified=row.last_modified,
-            entry_modified_at=row.entry_modified_at,
-            failures=row.failures,
-            fetched_at=row.fetched_at,
-        )
+        return _fetched(row)
     archived = session.execute(
         select(ArticleUrl.url, Article.updated_at)
         .join(Article, ArticleUrl.article_id == Article.id)
@@ -86,19 +91,7 @@ def recall_many(session: Session, keys: Iterable[str]) -> dict[str, Fetched | No
     """Give what ``recall`` gives for each of ``keys``, in two statements for all of them."""
     wanted = {key: key[:MAX_KEY_CHARS] for key in keys}
     rows = session.scalars(select(FetchMemory).where(FetchMemory.url_key.in_(set(wanted.values()))))
-    remembered = {
-        row.url_key: Fetched(
-            key=row.url_key,
-            url=row.url,
-            verdict=row.verdict,  # type: ignore[arg-type]  # written only from Verdict
-            etag=row.etag,
-            last_modified=row.last_modified,
-            entry_modified_at=row.entry_modified_at,
-            failures=row.failures,
-            fetched_at=row.fetched_at,
-        )
-        for row in rows
-    }
+    remembered = {row.url_key: _fetched(row) for row in rows}
     found: dict[str, Fetched | None] = {
         key: remembered.get(stored) for key, stored in wanted.items()
     }

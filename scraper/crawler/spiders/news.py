@@ -198,8 +198,8 @@ class NewsSpider(Spider):
         self, candidate: Candidate, link: AggregatorLink, via: str
     ) -> dict[str, Any]:
         return {
-            # article=True: skipped by the feed revalidation, which a 304 would end silently
-            "article": True,
+            # not revalidated as a feed is: a 304 would end the resolution silently
+            "dont_revalidate": True,
             "via": via,
             "aggregator_link": link.url,
             "article_id": link.article_id,
@@ -220,7 +220,14 @@ class NewsSpider(Spider):
             self._unresolved(meta["source"], meta["aggregator_link"], meta["via"], "no signature")
             return
         signature, timestamp = found
-        keep = ("article", "via", "aggregator_link", "article_id", "candidate", "download_slot")
+        keep = (
+            "dont_revalidate",
+            "via",
+            "aggregator_link",
+            "article_id",
+            "candidate",
+            "download_slot",
+        )
         yield Request(
             aggregators.google_batchexecute_url(response.url),
             method="POST",
@@ -316,7 +323,8 @@ class NewsSpider(Spider):
         Articles and discovery pages (listing pagination, sitemap children) have a budget
         each, so an endless pagination trap never starves the articles of its source.
         """
-        kind = "article" if meta.get("article") else "listing"
+        # a step of resolving an aggregator's link leads to an article: in the article budget
+        kind = "article" if meta.get("article") or "aggregator_link" in meta else "listing"
         budget = source.name if kind == "article" else f"{source.name} ({kind} pages)"
         limit = self.config.crawl.max_pages_per_source
         if self.budget[budget] >= limit:
