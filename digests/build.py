@@ -19,15 +19,12 @@ from scraper.core.text import display_text
 from scraper.core.urls import http_link
 
 KIND_ORDER = ("drama", "person", "other")
-KIND_LABELS = {"drama": "Dramas", "person": "People", "other": "Other"}
 CHART_DAYS = 14
 CHART_HEIGHT_PX = 40
 TITLE_CHARS = 200
 SNIPPET_CHARS = 300
 NAME_CHARS = 80
 URL_CHARS = 120
-# Characters that reorder or hide the text around them (bidi embeddings, overrides and
-# isolates): a title must not be able to make the next outlet's name read backwards.
 _SPARKS = "▁▂▃▄▅▆▇█"
 
 

@@ -267,11 +267,6 @@ def _record_window(
     return row.id, html_path, text_path, row.delivered_at is not None
 
 
-def last_delivered_end(session: Session) -> datetime | None:
-    """Give the end of the latest delivered window, where the next default window starts."""
-    return digest_records.last_delivered_end(session)
-
-
 def chart_start(window_end: datetime, timezone: str) -> datetime:
     """Give the first instant of the chart: local midnight ``CHART_DAYS - 1`` days before the
     window's last day."""

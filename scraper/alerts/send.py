@@ -86,19 +86,28 @@ class SecretFilter(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.urls: set[str] = set()
+        self._urls: set[str] = set()
+        # every part of each URL, and its whole form, worked out once in add(), not for every
+        # record; tuples replaced whole, so a record in another thread sees one or the other
+        self._parts: tuple[list[str], ...] = ()
+        self._whole: tuple[list[str], ...] = ()
+
+    def add(self, url: str) -> None:
+        """Mask ``url`` from now on."""
+        if url not in self._urls:
+            self._urls.add(url)
+            self._parts = (*self._parts, secret_parts(url))
+            self._whole = (*self._whole, _whole(url))
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.urls:
+        masks = self._parts if record.name.split(".")[0] in _HTTP_LOGGERS else self._whole
+        if not masks:
             return True
         message = record.getMessage()
-        if record.name.split(".")[0] in _HTTP_LOGGERS:
-            cleaned = mask_secrets(message, self.urls)
-        else:
-            cleaned = message
-            for url in self.urls:
-                for part in _whole(url):
-                    cleaned = cleaned.replace(part, MASK)
+        cleaned = message
+        for parts in masks:
+            for part in parts:
+                cleaned = cleaned.replace(part, MASK)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
@@ -111,7 +120,7 @@ _SECRETS = SecretFilter()
 def protect(url: str) -> None:
     """Mask ``url`` in every record of the root logger's handlers, from now on."""
     silence_apprise_logging()
-    _SECRETS.urls.add(url)
+    _SECRETS.add(url)
     for handler in logging.getLogger().handlers:
         if _SECRETS not in handler.filters:
             handler.addFilter(_SECRETS)
